@@ -1,0 +1,270 @@
+"""The autograd engine: graph nodes, ``Function.apply`` and the backward pass.
+
+The forward pass builds a graph of nodes (handout §0.1.4, Appendix A):
+
+* ``AccumulateGrad(tensor)`` stands for a leaf that requires grad; its
+  ``apply(grad)`` adds ``grad`` into ``tensor.grad``.
+* ``BackwardFunction(cls)`` stands for one call of an operation ``cls``; its
+  ``apply(grad)`` runs ``cls.backward`` and returns one gradient per input.
+* ``None`` stands for a constant: a tensor that needs no gradient.
+
+Each node lists its parents in ``next_functions``, in the order of the tensor
+arguments of the forward call. ``backward(grad_fn, grad)`` walks that graph
+from the output back to the leaves (handout §0.1.5).
+"""
+import numpy as np
+
+from mytorch.tensor import Tensor, grad_dtype
+
+_grad_enabled = True
+
+
+class no_grad:
+    """Context manager (and decorator) that stops operations from building a graph.
+
+    Inside ``with no_grad():`` every result is a constant (``requires_grad``
+    False), as in ``torch.no_grad``: use it for evaluation and for optimizer
+    updates, which must not become part of the next step's graph.
+    """
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+        return self
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self._previous
+        return False
+
+    def __call__(self, func):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return func(*args, **kwargs)
+        wrapper.__name__ = func.__name__
+        wrapper.__doc__ = func.__doc__
+        return wrapper
+
+
+def is_grad_enabled():
+    """True unless we are inside a ``no_grad()`` block."""
+    return _grad_enabled
+
+
+class ContextManager:
+    """The ``ctx`` passed to an operation's forward and backward.
+
+    Forward stores what backward will need: tensors through
+    ``save_for_backward(*tensors)`` and anything else as a plain attribute
+    (``ctx.shape = a.shape``).
+    """
+
+    def __init__(self):
+        self.saved_tensors = []
+
+    def save_for_backward(self, *args):
+        for arg in args:
+            if not isinstance(arg, Tensor):
+                raise TypeError(
+                    f"save_for_backward takes Tensors, got {type(arg).__name__}; "
+                    "store other values as attributes of ctx (ctx.name = value)")
+        self.saved_tensors.extend(args)
+
+
+class AccumulateGrad:
+    """Graph node of a leaf tensor that requires grad: stores what reaches it.
+
+    ``variable`` is the tensor; ``next_functions`` is always empty, since a
+    leaf has no parents.
+    """
+
+    def __init__(self, tensor):
+        self.variable = tensor
+        self.next_functions = []
+        self.function_name = "AccumulateGrad"
+
+    def apply(self, arg):
+        """Add the gradient ``arg`` (a Tensor shaped like ``variable``) to ``variable.grad``."""
+        variable = self.variable
+        grad = arg.data if isinstance(arg, Tensor) else np.asarray(arg)
+        if grad.shape != variable.data.shape:
+            raise ValueError(
+                f"AccumulateGrad: gradient of shape {grad.shape} reached a tensor of shape "
+                f"{variable.data.shape}; the operation that produced it must return a gradient "
+                "shaped like its input")
+        if variable.grad is None:
+            # A fresh array: the incoming one may be shared with another input
+            # (Add hands the same gradient to both), so never keep it.
+            variable.grad = Tensor(np.array(grad, dtype=grad_dtype(variable.data)))
+        else:
+            variable.grad.data += grad
+
+    def __repr__(self):
+        return f"<AccumulateGrad of tensor {tuple(self.variable.shape)}>"
+
+
+class BackwardFunction:
+    """Graph node of one operation call; ``apply`` runs that operation's backward.
+
+    ``ctx`` is what the forward saved, ``next_functions`` the parent nodes (one
+    per tensor argument of forward), ``function_name`` the operation's name.
+    """
+
+    def __init__(self, cls):
+        self.ctx = ContextManager()
+        self._forward_cls = cls
+        self.next_functions = []
+        self.function_name = cls.__name__
+        # Shapes of the tensor arguments of forward, recorded by Function.apply,
+        # so that a backward returning a wrongly shaped gradient is caught here,
+        # at the operation that made it.
+        self.input_shapes = None
+
+    def apply(self, *args):
+        """Return the gradients w.r.t. the forward's tensor inputs, as a tuple."""
+        grads = self._forward_cls.backward(self.ctx, *args)
+        return _check_backward_result(self, grads)
+
+    def __repr__(self):
+        return f"<BackwardFunction {self.function_name}>"
+
+
+def _check_backward_result(node, grads):
+    """Validate what ``node``'s backward returned; name the operation if it is wrong."""
+    name = node.function_name
+    expected = len(node.next_functions)
+    if isinstance(grads, (Tensor, type(None))) and expected == 1:
+        grads = (grads,)
+    if not isinstance(grads, (tuple, list)):
+        raise TypeError(f"{name}.backward must return a tuple of Tensors, got {type(grads).__name__}")
+    if len(grads) != expected:
+        raise ValueError(
+            f"{name}.backward returned {len(grads)} gradient(s), but {name}.forward took "
+            f"{expected} tensor input(s): return one gradient (or None) per tensor input")
+    shapes = node.input_shapes
+    for i, grad in enumerate(grads):
+        if grad is None:
+            continue
+        if not isinstance(grad, Tensor):
+            raise TypeError(
+                f"{name}.backward returned a {type(grad).__name__} for input {i}; "
+                "wrap gradients in Tensor(...)")
+        if shapes is not None and grad.data.shape != shapes[i]:
+            raise ValueError(
+                f"{name}.backward returned a gradient of shape {grad.data.shape} for input {i}, "
+                f"whose shape is {shapes[i]}")
+    return grads
+
+
+class Function:
+    """Base class of every differentiable operation (see ``nn/functional.py``).
+
+    Subclasses define two static methods:
+
+    * ``forward(ctx, *args)`` computes the output Tensor from the inputs
+      (Tensors, and plain values such as a shape or an axis);
+    * ``backward(ctx, grad_output)`` returns a tuple with one gradient
+      (Tensor, or None) per Tensor argument of forward, in order.
+
+    User code calls ``Op.apply(*args)``, never ``forward`` directly, so that
+    the graph gets built.
+    """
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("Function subclasses must define a static forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("Function subclasses must define a static backward(ctx, grad_output)")
+
+    @classmethod
+    def apply(cls, *args):
+        """Run ``cls.forward`` on ``args`` and link its output into the graph."""
+        backward_function = BackwardFunction(cls)
+
+        # BEGIN SOLUTION
+        # One parent node per tensor argument (handout Appendix A.1):
+        # AccumulateGrad for a leaf that needs a gradient, the tensor's own
+        # node for an intermediate result, None for a constant.
+        requires_grad = False
+        parents = backward_function.next_functions
+        for arg in args:
+            if isinstance(arg, Tensor):
+                if arg.requires_grad:
+                    requires_grad = True
+                    parents.append(AccumulateGrad(arg) if arg.is_leaf else arg.grad_fn)
+                else:
+                    parents.append(None)
+
+        output = cls.forward(backward_function.ctx, *args)
+        if not isinstance(output, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(output).__name__}")
+
+        if requires_grad and _grad_enabled:
+            output.requires_grad = True
+            output.is_leaf = False
+            output.grad_fn = backward_function
+        else:
+            output.requires_grad = False
+            output.is_leaf = True
+            output.grad_fn = None
+        # END SOLUTION
+
+        backward_function.input_shapes = [arg.data.shape for arg in args if isinstance(arg, Tensor)]
+        return output
+
+
+def topological_sort(grad_fn):
+    """Every node reachable from ``grad_fn``, each once, each before its parents.
+
+    This is the handout's reverse-order DFS, done with an explicit stack so
+    that a graph of any depth fits under Python's recursion limit: a node is
+    emitted after all of its parents (post-order), and the reversed list puts
+    every consumer before what it consumes.
+    """
+    # BEGIN SOLUTION
+    order = []
+    visited = {grad_fn}
+    stack = [(grad_fn, iter(grad_fn.next_functions))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent is not None and parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent.next_functions)))
+                break
+        else:  # every parent is done: the node is complete
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+    # END SOLUTION
+
+
+def backward(grad_fn, grad_of_outputs):
+    """Back-propagate ``grad_of_outputs`` (a Tensor) from node ``grad_fn`` to the leaves.
+
+    Nodes are visited in topological order, so a node runs once, after all of
+    its consumers have added their share to its gradient (the generalised
+    chain rule, handout §0.1.6): the cost is linear in the size of the graph.
+    """
+    # BEGIN SOLUTION
+    pending = {grad_fn: grad_of_outputs}  # node -> sum of the gradients it has received
+    for node in topological_sort(grad_fn):
+        grad = pending.pop(node, None)
+        if grad is None:  # every path to this node carried no gradient
+            continue
+        if isinstance(node, AccumulateGrad):  # a leaf: store, pass nothing on
+            node.apply(grad)
+            continue
+        for parent, parent_grad in zip(node.next_functions, node.apply(grad)):
+            if parent is None or parent_grad is None:
+                continue  # constants get no gradient
+            if parent in pending:
+                # A new array: the one already pending may be shared with another node.
+                pending[parent] = Tensor(pending[parent].data + parent_grad.data)
+            else:
+                pending[parent] = parent_grad
+    # END SOLUTION

@@ -1,0 +1,2 @@
+"""Neural-network building blocks: operations (functional) and layers."""
+from mytorch.nn import functional  # noqa: F401
