@@ -124,6 +124,8 @@ class BackwardFunction:
     def apply(self, *args):
         """Return the gradients w.r.t. the forward's tensor inputs, as a tuple."""
         grads = self._forward_cls.backward(self.ctx, *args)
+        if self.input_shapes is None:  # built by hand, not by Function.apply: nothing to check against
+            return grads
         return _check_backward_result(self, grads)
 
     def __repr__(self):
@@ -193,6 +195,11 @@ class Function:
         for arg in args:
             if isinstance(arg, Tensor):
                 if arg.requires_grad:
+                    if not arg.is_leaf and arg.grad_fn is None:
+                        # Its gradient would have nowhere to go.
+                        raise ValueError(
+                            f"{cls.__name__}: an input of shape {arg.shape} has is_leaf=False but no "
+                            "grad_fn; only operations make non-leaf tensors, create inputs with is_leaf=True")
                     requires_grad = True
                     parents.append(AccumulateGrad(arg) if arg.is_leaf else arg.grad_fn)
                 else:
@@ -201,6 +208,11 @@ class Function:
         output = cls.forward(backward_function.ctx, *args)
         if not isinstance(output, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(output).__name__}")
+        if any(output is arg for arg in args):
+            # Linking it into the graph would turn that input into its own child.
+            raise ValueError(
+                f"{cls.__name__}.forward returned one of its input tensors; return a new Tensor "
+                "(e.g. Tensor(a.data))")
 
         if requires_grad and _grad_enabled:
             output.requires_grad = True
