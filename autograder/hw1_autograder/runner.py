@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+"""Local autograder for HW1P1, Problems 1.1-2.6: ``./grade.sh 1`` runs this.
+
+Each problem runs in a fresh Python process (``harness.py``) with a time
+limit, so a crash, hang, ``sys.exit`` or segfault in student code scores that
+problem 0 and grading goes on. The child reports its checks over a private
+file descriptor with a one-time token; whatever student code prints is
+captured and shown, indented and trimmed, inside this report. The summary is
+printed here only: its last line is always the Autolab JSON
+``{"scores": {...}}``.
+
+Usage: python3 autograder/hw1_autograder/runner.py [--only 2.4] [--timeout 60]
+       [--jobs 1] [--seed 11785] [--verbose] [--gradescope results.json]
+
+Exit status: 0 when grading ran to the end, whatever the score; non-zero
+only when the autograder itself failed (bad options, or a problem's process
+that broke before running any check, i.e. before any student code ran).
+"""
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.realpath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import problems  # noqa: E402
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(HERE))
+HARNESS = os.path.join(HERE, "harness.py")
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_SEED = 11785
+RULE = "-" * 72
+# How much of a child's output to keep and to show.
+OUTPUT_BYTES = 64 * 1024
+SHOWN_LINES_FAILED = 25
+SHOWN_LINES_VERBOSE = 200
+
+
+class Result:
+    """The outcome of one problem: points, a one-line status, and the report text."""
+
+    def __init__(self, problem, points, status, details, seconds):
+        self.problem = problem
+        self.points = points
+        self.status = status
+        self.details = details
+        self.seconds = seconds
+        self.grader_error = False
+
+    @property
+    def passed(self):
+        return self.points == self.problem.points and self.status == "passed"
+
+    def text(self):
+        mark = "PASS" if self.passed else "FAIL"
+        head = (f"[{mark}] {self.problem.name}: {self.points}/{self.problem.points} points"
+                f" ({self.status}, {self.seconds:.1f} s)")
+        return "\n".join([head] + self.details)
+
+
+# -------------------------------------------------------------- one problem
+def _child_env():
+    env = dict(os.environ)
+    # Small arrays: threads only cost start-up time, and one thread is deterministic.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, "1")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def _kill_group(proc):
+    """Kill the child and anything it started (its own process group)."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # pragma: no cover  (not POSIX)
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _dump_stack(proc, err, patience=2.0):
+    """Ask a child that ran out of time to print its stack (faulthandler, on SIGUSR1) to ``err``."""
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    size = err.seek(0, os.SEEK_END)
+    try:
+        proc.send_signal(signal.SIGUSR1)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        grown = err.seek(0, os.SEEK_END)
+        if grown > size:
+            time.sleep(0.1)  # let it finish writing
+            return
+
+
+def _tail(stream):
+    """The last OUTPUT_BYTES of a captured stream, as text with the project path shortened."""
+    stream.flush()
+    size = stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, size - OUTPUT_BYTES))
+    text = stream.read().decode("utf-8", errors="replace")
+    return text.replace(PROJECT_ROOT + os.sep, "")
+
+
+def _safe(line):
+    """A line of student output, unable to move the cursor or fake a line of ours."""
+    return "".join(c if c.isprintable() or c == "\t" else "?" for c in line)
+
+
+def _indent_output(label, text, limit):
+    lines = text.splitlines()
+    if not lines:
+        return []
+    shown = lines[-limit:]
+    more = f"its last {len(shown)} lines" if len(lines) > len(shown) else f"{len(lines)} lines"
+    return [f"    {label} ({more}):"] + [f"      | {_safe(line)}" for line in shown]
+
+
+def _where_stuck(stderr):
+    """Student-file lines of the stack dump faulthandler wrote on a timeout or crash, innermost first."""
+    lines = [line.strip() for line in stderr.splitlines()
+             if line.strip().startswith('File "') and ('"mytorch' in line or '"hw1' in line)]
+    return lines[:6]
+
+
+def _without_our_frames(stderr):
+    """stderr without the autograder's own frames and faulthandler's module list."""
+    return "\n".join(line for line in stderr.splitlines()
+                     if not line.strip().startswith(('File "autograder', "Extension modules:")))
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def run_problem(problem, index, args):
+    """Run one problem in a child process; return its Result."""
+    token = secrets.token_hex(16)
+    seed = args.seed + index
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as channel, tempfile.TemporaryFile() as out, \
+            tempfile.TemporaryFile() as err:
+        channel.write(token.encode())
+        channel.flush()
+        channel.seek(0)
+        fd = channel.fileno()
+        command = [sys.executable, HARNESS, problem.id, str(fd), str(seed)]
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                pass_fds=(fd,), cwd=PROJECT_ROOT, env=_child_env(),
+                                start_new_session=True)
+        timed_out = False
+        try:
+            proc.wait(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _dump_stack(proc, err)
+            _kill_group(proc)
+            proc.wait()
+        finally:
+            _kill_group(proc)  # grandchildren, if student code started any
+        seconds = time.monotonic() - start
+        channel.seek(0)
+        raw = channel.read(10 * 1024 * 1024)
+        stdout, stderr = _tail(out), _tail(err)
+    return _interpret(problem, args, raw, token, proc.returncode, timed_out, stdout, stderr, seconds)
+
+
+def _read_channel(raw, token, problem):
+    """(the checks' reports or None, the name of the last check that started or None)."""
+    report, running = None, None
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(message, dict) or message.get("token") != token:
+            continue  # not from the harness
+        if "running" in message:
+            running = str(message["running"])
+        elif message.get("problem") == problem.id:
+            report = message.get("checks")
+    if not isinstance(report, list) or len(report) != len(problem.checks()):
+        report = None
+    return report, running
+
+
+def _interpret(problem, args, raw, token, returncode, timed_out, stdout, stderr, seconds):
+    checks, running = _read_channel(raw, token, problem)
+    if timed_out:
+        checks = None
+    details = []
+    if checks is None and running is None:
+        # Not one check started: the harness itself could not run (a broken
+        # Python environment or autograder), before any student code.
+        details.append("    AUTOGRADER ERROR: the problem's process failed before running any check.")
+        details += _indent_output("stderr", stderr, SHOWN_LINES_FAILED)
+        result = Result(problem, 0, "autograder error", details, seconds)
+        result.grader_error = True
+        return result
+    if checks is None:
+        if timed_out:
+            status = f"timed out after {args.timeout:g} s"
+            hint = "is there an endless loop, or Python loops where NumPy would do?"
+        elif returncode is not None and returncode < 0:
+            status = f"killed by signal {_signal_name(-returncode)}"
+            hint = "the Python process crashed."
+        else:
+            status = f"exited with code {returncode} without reporting"
+            hint = "did your code call os._exit, or end the interpreter another way?"
+        details.append(f"    The checks did not finish: {hint}")
+        if running:
+            details.append(f"    It happened during the check: {_safe(running)}")
+        stuck = _where_stuck(stderr)
+        if stuck:
+            details.append("    Where your code was at the time:")
+            details += [f"      {line}" for line in stuck]
+        details += _indent_output("your code's output (stdout)", stdout, SHOWN_LINES_FAILED)
+        details += _indent_output("stderr", _without_our_frames(stderr), SHOWN_LINES_FAILED)
+        return Result(problem, 0, status, details, seconds)
+
+    failed = [c for c in checks if not c.get("passed")]
+    status = "passed" if not failed else f"{len(failed)} of {len(checks)} checks failed"
+    previous = None
+    for check in checks:
+        if check.get("passed") and not (failed or args.verbose):
+            continue
+        details.append(f"    {'ok  ' if check.get('passed') else 'FAIL'}  {_safe(str(check.get('name')))}")
+        message = str(check.get("message") or "").replace(PROJECT_ROOT + os.sep, "")
+        if message and message == previous:
+            details.append("            (the same error as above)")
+            continue
+        previous = message or previous
+        for line in message.splitlines():
+            details.append(f"            {_safe(line)}")
+    if failed or args.verbose:
+        limit = SHOWN_LINES_VERBOSE if args.verbose else SHOWN_LINES_FAILED
+        details += _indent_output("your code printed (stdout)", stdout, limit)
+        details += _indent_output("stderr", stderr, limit)
+    else:
+        printed = len(stdout.splitlines()) + len(stderr.splitlines())
+        if printed:
+            details.append(f"    (your code printed {printed} lines; --verbose shows them)")
+    return Result(problem, problem.points if not failed else 0, status, details, seconds)
+
+
+# ---------------------------------------------------------------- the run
+def select(only):
+    """The problems named by ``--only`` (ids, id prefixes like 1.1, or words of names)."""
+    if not only:
+        return list(problems.PROBLEMS)
+    chosen = []
+    for word in (w.strip() for part in only for w in part.split(",")):
+        if not word:
+            continue
+        by_name = any(c.isalpha() for c in word)  # "batchnorm"; "1.2" is an id, not part of "1.1.2 ..."
+        hits = [p for p in problems.PROBLEMS
+                if p.id == word or p.id.startswith(word + ".") or (by_name and word.lower() in p.name.lower())]
+        if not hits:
+            known = ", ".join(f"{p.id} ({p.name})" for p in problems.PROBLEMS)
+            raise SystemExit(f"runner.py: --only {word!r} matches no problem; the problems are: {known}")
+        chosen += [p for p in hits if p not in chosen]
+    return [p for p in problems.PROBLEMS if p in chosen]
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="runner.py", description="Local autograder for HW1P1 (Problems 1.1-2.6).")
+    parser.add_argument("--only", action="append", metavar="PROBLEM",
+                        help="grade only these problems: ids (2.4), prefixes (1.1) or names (batchnorm); "
+                             "repeat or separate with commas")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"time limit per problem (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="grade N problems at a time (default 1)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"seed of the random shapes and values (default {DEFAULT_SEED})")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show every check and everything your code printed")
+    parser.add_argument("--gradescope", metavar="PATH",
+                        help="also write Gradescope results (JSON) to PATH")
+    args = parser.parse_args(argv)
+    if not args.timeout > 0:
+        parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    return args
+
+
+def main(argv=None):
+    for stream in (sys.stdout, sys.stderr):
+        # A console that cannot show a character must not crash the grader.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    chosen = select(args.only)
+    index = {p.id: i for i, p in enumerate(problems.PROBLEMS)}
+    print(f"Grading {PROJECT_ROOT} ({len(chosen)} problems, time limit {args.timeout:g} s each)", flush=True)
+    results = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_problem, p, index[p.id], args) for p in chosen]
+        for future in futures:  # in problem order, each as soon as it is done
+            result = future.result()
+            results.append(result)
+            print(RULE)
+            print(result.text(), flush=True)
+
+    total = sum(r.points for r in results)
+    print("=" * 72)
+    print("Summary")
+    width = max(len(p.name) for p in problems.PROBLEMS)
+    for r in results:
+        print(f"  {r.problem.name:<{width}}  {r.points:>2}/{r.problem.points:<2}  {r.status}")
+    print(f"  {'3 MNIST':<{width}}   -/{problems.MNIST_POINTS:<2}  graded by hand from validation_accuracy.png "
+          "(make it with ./grade.sh m)")
+    if args.gradescope:
+        write_gradescope(args.gradescope, results, total)
+        print(f"Gradescope results written to {args.gradescope}")
+    graded = "" if len(chosen) == len(problems.PROBLEMS) else \
+        f" (only {', '.join(p.id for p in chosen)} graded in this run)"
+    full = problems.TOTAL_POINTS - problems.MNIST_POINTS
+    print(f"Total score: {total}/{problems.TOTAL_POINTS}{graded}")
+    print(f"Problem 3 (MNIST, {problems.MNIST_POINTS} points) is not autograded: "
+          f"{full}/{problems.TOTAL_POINTS} is a full score here.")
+    print(json.dumps({"scores": {r.problem.name: r.points for r in results}}), flush=True)
+    broken = [r.problem.id for r in results if r.grader_error]
+    if broken:
+        print(f"runner.py: the autograder itself failed on problem(s) {', '.join(broken)}; "
+              "these scores are not valid (see AUTOGRADER ERROR above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def write_gradescope(path, results, total):
+    """Gradescope's results.json: the total and one entry per problem."""
+    tests = [{"name": r.problem.name, "score": r.points, "max_score": r.problem.points, "output": r.text()}
+             for r in results]
+    with open(path, "w") as handle:
+        json.dump({"score": total, "tests": tests}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

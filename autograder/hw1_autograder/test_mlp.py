@@ -1,0 +1,500 @@
+"""Checks for Part 2: Linear, ReLU, SGD, BatchNorm, cross entropy, momentum.
+
+Every check is a function of a ``harness.Context`` (seeded ``rng``); its
+docstring's first line is what the report calls it. Models are checked
+against ``reference.MLP``, a NumPy twin built from the same weights: outputs,
+gradients and parameters after every training step, then outputs in eval
+mode. The problems that train use the sum of the outputs as their loss
+(``out.backward()``) unless cross entropy is what they grade, so a mistake in
+one problem costs as few others as possible.
+"""
+import numpy as np
+
+import reference as ref
+from harness import (assert_flags, assert_grad, assert_parameter, assert_parents, assert_tensor,
+                     assert_values, data_of, require, student)
+
+
+class _Student:
+    """The student's classes, imported on first use (an import error fails the check)."""
+
+    def __init__(self):
+        self.Tensor = student("mytorch.tensor").Tensor
+        self.F = student("mytorch.nn.functional")
+
+    @property
+    def Linear(self):
+        return student("mytorch.nn.linear").Linear
+
+    @property
+    def Sequential(self):
+        return student("mytorch.nn.sequential").Sequential
+
+    @property
+    def ReLU(self):
+        return student("mytorch.nn.activations").ReLU
+
+    @property
+    def BatchNorm1d(self):
+        return student("mytorch.nn.batchnorm").BatchNorm1d
+
+    @property
+    def CrossEntropyLoss(self):
+        return student("mytorch.nn.loss").CrossEntropyLoss
+
+    @property
+    def SGD(self):
+        return student("mytorch.optim.sgd").SGD
+
+
+def _sizes(rng, count, low=2, high=7):
+    return [int(n) for n in rng.integers(low, high, size=count)]
+
+
+# ---------------------------------------------------------------- models
+class _Model:
+    """A student Sequential and its NumPy twin, built from one spec with the same weights.
+
+    ``spec`` lists ("linear", in, out), ("relu",) and ("batchnorm", features).
+    ``params`` maps (layer index, slot) -> the student's parameter Tensor, with
+    slot 1 for weight/gamma and 2 for bias/beta, the twin's layout.
+    """
+
+    def __init__(self, mt, rng, spec):
+        layers, twin, self.params, self.names, self.batchnorms = [], [], {}, {}, []
+        for i, item in enumerate(spec):
+            kind = item[0]
+            if kind == "linear":
+                n_in, n_out = item[1], item[2]
+                layer = mt.Linear(n_in, n_out)
+                name = f"Linear({n_in}, {n_out})"
+                assert_parameter(f"{name}.weight", layer.weight, (n_out, n_in))
+                assert_parameter(f"{name}.bias", layer.bias, (n_out,))
+                weight = rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in))
+                bias = rng.normal(0, 0.5, n_out)
+                layer.weight.data, layer.bias.data = weight.copy(), bias.copy()
+                twin.append(("linear", weight, bias))
+                self._add(i, name, layer.weight, "weight", layer.bias, "bias")
+            elif kind == "relu":
+                layer = mt.ReLU()
+                twin.append(("relu",))
+            else:
+                features = item[1]
+                layer = mt.BatchNorm1d(features)
+                name = f"BatchNorm1d({features})"
+                _check_new_batchnorm(name, layer, features)
+                gamma, beta = rng.uniform(0.5, 1.5, features), rng.normal(0, 0.5, features)
+                layer.gamma.data, layer.beta.data = gamma.copy(), beta.copy()
+                twin.append(("batchnorm", gamma, beta, np.zeros(features), np.ones(features)))
+                self._add(i, name, layer.gamma, "gamma", layer.beta, "beta")
+                self.batchnorms.append((i, name, layer))
+            layers.append(layer)
+        self.model = mt.Sequential(*layers)
+        self.twin = ref.MLP(twin)
+        self.description = "Sequential(" + ", ".join(
+            {"linear": "Linear", "relu": "ReLU", "batchnorm": "BatchNorm1d"}[s[0]] for s in spec) + ")"
+        stored = list(getattr(self.model, "layers", []) or [])
+        require(len(stored) == len(layers) and all(a is b for a, b in zip(stored, layers)),
+                f"{self.description}.layers: expected the {len(layers)} layers passed to Sequential, in order")
+
+    def _add(self, i, name, first, first_name, second, second_name):
+        self.params[i, 1], self.names[i, 1] = first, f"layer {i} {name}.{first_name}"
+        self.params[i, 2], self.names[i, 2] = second, f"layer {i} {name}.{second_name}"
+
+    def check_parameters(self):
+        """``model.parameters()`` holds exactly this model's parameter tensors."""
+        got = list(self.model.parameters())
+        want = list(self.params.values())
+        ids = {id(p) for p in got}
+        require(len(got) == len(want) and ids == {id(p) for p in want},
+                f"{self.description}.parameters(): expected the model's {len(want)} parameters "
+                f"({', '.join(self.names.values())}), each once; got {len(got)} tensors, "
+                f"{len(ids & {id(p) for p in want})} of them the model's parameters")
+
+    def check_grads(self, grads, when):
+        for key, tensor in self.params.items():
+            assert_grad(f"{self.names[key]} ({when})", tensor, grads[key])
+
+    def check_params(self, when):
+        for key, tensor in self.params.items():
+            name = f"{self.names[key]} ({when})"
+            assert_tensor(name, tensor, self.twin.layers[key[0]][key[1]])
+            require(getattr(tensor, "is_parameter", None) is True, f"{name}: expected is_parameter=True")
+            assert_flags(name, tensor, requires_grad=True, is_leaf=True)
+            require(getattr(tensor, "grad_fn", None) is None,
+                    f"{name}: a parameter is a leaf with no grad_fn; the update must not build a graph")
+
+    def check_running(self, when):
+        for i, name, layer in self.batchnorms:
+            assert_tensor(f"layer {i} {name}.running_mean ({when})", layer.running_mean, self.twin.layers[i][3])
+            assert_tensor(f"layer {i} {name}.running_var ({when})", layer.running_var, self.twin.layers[i][4])
+
+
+def _check_new_batchnorm(name, layer, features):
+    assert_parameter(f"{name}.gamma", layer.gamma, (features,))
+    assert_parameter(f"{name}.beta", layer.beta, (features,))
+    assert_tensor(f"{name}.gamma (initial value)", layer.gamma, np.ones(features))
+    assert_tensor(f"{name}.beta (initial value)", layer.beta, np.zeros(features))
+    for stat, start in (("running_mean", 0.0), ("running_var", 1.0)):
+        tensor = getattr(layer, stat, None)
+        assert_tensor(f"{name}.{stat} (initial value)", tensor, np.full(features, start))
+        require(getattr(tensor, "is_parameter", False) is False,
+                f"{name}.{stat}: running statistics are not parameters (is_parameter must be False)")
+
+
+def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="sum"):
+    """``steps`` training steps, then ``steps`` eval steps, each checked against the twin.
+
+    ``loss="sum"`` back-propagates from the output itself (upstream gradient
+    of ones, handout §0.1.5); ``loss="cross_entropy"`` uses CrossEntropyLoss.
+    """
+    n_in = net.twin.layers[0][1].shape[1]
+    n_out = [layer for layer in net.twin.layers if layer[0] == "linear"][-1][1].shape[0]
+    criterion = mt.CrossEntropyLoss() if loss == "cross_entropy" else None
+    what = net.description
+    for step in range(1, steps + 1):
+        batch = int(rng.integers(3, 9))
+        x = rng.normal(size=(batch, n_in))
+        net.model.train()
+        optimizer.zero_grad()
+        out = net.model(mt.Tensor(x.copy()))
+        expected = net.twin.forward(x, train=True)
+        assert_tensor(f"{what} output, training step {step} (batch of {batch})", out, expected)
+        if criterion is None:
+            out.backward()
+            upstream = np.ones_like(expected)
+        else:
+            labels = rng.integers(0, n_out, batch)
+            value = criterion(out, mt.Tensor(labels.copy()))
+            _check_loss(f"CrossEntropyLoss of {what} output, training step {step}", value,
+                        ref.cross_entropy(expected, labels))
+            value.backward()
+            upstream = ref.cross_entropy_grad(expected, labels)
+        grads = net.twin.backward(upstream)
+        net.check_grads(grads, f"gradient after backward in training step {step}")
+        optimizer.step()
+        net.twin.step(grads, lr, momentum)
+        net.check_params(f"after optimizer.step() in training step {step}")
+        net.check_running(f"after training step {step}")
+    for step in range(1, steps + 1):
+        batch = int(rng.integers(1, 9))
+        x = rng.normal(size=(batch, n_in))
+        net.model.eval()
+        out = net.model(mt.Tensor(x.copy()))
+        assert_tensor(f"{what} output in eval mode, eval step {step} (batch of {batch})",
+                      out, net.twin.forward(x, train=False))
+        net.check_params(f"eval step {step}: no update without a step()")
+        net.check_running(f"eval step {step}: eval mode must not change the running statistics")
+
+
+def _check_loss(what, value, expected):
+    data = data_of(what, value)
+    require(data.size == 1, f"{what}: expected a single number (a 0-d Tensor), got shape {data.shape}")
+    assert_values(what, data.reshape(()), expected)
+
+
+# --------------------------------------------------------------- 2.1 Linear
+def check_add_broadcast(ctx):
+    """Add broadcasts (handout §2.1): (batch, n) + (n,) and a 0-d tensor; gradients summed back."""
+    mt = _Student()
+    batch, n = _sizes(ctx.rng, 2)
+    x, b, s = ctx.rng.normal(size=(batch, n)), ctx.rng.normal(size=n), ctx.rng.normal(size=())
+    for order in ("x + b", "b + x"):
+        tx, tb = mt.Tensor(x.copy(), requires_grad=True), mt.Tensor(b.copy(), requires_grad=True)
+        out = tx + tb if order == "x + b" else tb + tx
+        what = f"{order} with x {x.shape}, b {b.shape}"
+        assert_tensor(what, out, x + b)
+        assert_flags(what, out, requires_grad=True, is_leaf=False)
+        out.backward()
+        assert_grad(f"x (after ({what}).backward())", tx, np.ones((batch, n)))
+        assert_grad(f"b (after ({what}).backward(): summed over the batch)", tb, np.full(n, float(batch)))
+    tx, ts = mt.Tensor(x.copy(), requires_grad=True), mt.Tensor(s.copy(), requires_grad=True)
+    out = tx + ts
+    assert_tensor(f"x + s with x {x.shape}, s a 0-d tensor", out, x + s)
+    out.backward()
+    assert_grad("s (0-d, after (x + s).backward())", ts, np.array(float(batch * n)))
+    assert_grad("x (after (x + s).backward())", tx, np.ones((batch, n)))
+
+
+def check_linear_layer(ctx):
+    """Linear(in, out): forward x W^T + b, and gradients of weight, bias and input x."""
+    mt = _Student()
+    batch, n_in, n_out = _sizes(ctx.rng, 3, 1, 7)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_out)])
+    layer = net.model.layers[0]
+    weight, bias = net.twin.layers[0][1], net.twin.layers[0][2]
+    x = ctx.rng.normal(size=(batch, n_in))
+    tx = mt.Tensor(x.copy(), requires_grad=True)
+    out = layer(tx)
+    what = f"Linear({n_in}, {n_out}) of x {x.shape}"
+    assert_tensor(what, out, ref.linear(x, weight, bias))
+    assert_flags(what, out, requires_grad=True, is_leaf=False)
+    out.backward()
+    dx, dw, db = ref.linear_backward(x, weight, np.ones((batch, n_out)))
+    assert_grad(f"Linear({n_in}, {n_out}).weight", layer.weight, dw)
+    assert_grad(f"Linear({n_in}, {n_out}).bias", layer.bias, db)
+    assert_grad("x (input that requires grad)", tx, dx)
+
+
+def check_linear_sequential(ctx):
+    """Sequential(Linear, Linear): forward, and gradients of all four parameters."""
+    mt = _Student()
+    batch, n_in, n_hidden, n_out = _sizes(ctx.rng, 4)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("linear", n_hidden, n_out)])
+    x = ctx.rng.normal(size=(batch, n_in))
+    out = net.model(mt.Tensor(x.copy()))
+    expected = net.twin.forward(x, train=True)
+    assert_tensor(f"{net.description} output", out, expected)
+    assert_flags(f"{net.description} output", out, requires_grad=True, is_leaf=False)
+    out.backward()
+    net.check_grads(net.twin.backward(np.ones_like(expected)), "after output.backward()")
+    net.check_parameters()
+
+
+# ----------------------------------------------------------------- 2.2 ReLU
+def _relu_input(rng, shape):
+    z = rng.normal(size=shape)
+    z.flat[::3] = 0.0  # ReLU'(0) = 0 (handout §2.2)
+    return z
+
+
+def check_relu_function(ctx):
+    """functional ReLU: max(z, 0), gradient 1 where z > 0 and 0 where z <= 0 (also at exactly 0)."""
+    mt = _Student()
+    require(hasattr(mt.F, "ReLU"), "nn/functional.py: expected a class ReLU(Function) (handout §2.2)")
+    z = _relu_input(ctx.rng, tuple(_sizes(ctx.rng, 2)))
+    tz = mt.Tensor(z.copy(), requires_grad=True)
+    out = mt.F.ReLU.apply(tz)
+    what = f"functional.ReLU.apply(z) with z {z.shape}"
+    assert_tensor(what, out, ref.relu(z))
+    assert_flags(what, out, requires_grad=True, is_leaf=False)
+    assert_parents(what, out, [("AccumulateGrad", tz)])
+    out.backward()
+    assert_grad("z", tz, ref.relu_grad(z))
+    constant = mt.F.ReLU.apply(mt.Tensor(z.copy()))
+    assert_flags("functional.ReLU.apply(constant)", constant, requires_grad=False, is_leaf=True)
+
+
+def check_relu_layer(ctx):
+    """The ReLU layer (nn/activations.py) on a matrix and on a 0-d tensor."""
+    mt = _Student()
+    for shape in (tuple(_sizes(ctx.rng, 2)), ()):
+        z = _relu_input(ctx.rng, shape) if shape else np.array(ctx.rng.choice([-1.5, 0.0, 2.5]))
+        tz = mt.Tensor(z.copy(), requires_grad=True)
+        out = mt.ReLU()(tz)
+        what = f"ReLU()(z) with z of shape {shape}"
+        assert_tensor(what, out, ref.relu(z))
+        assert_flags(what, out, requires_grad=True, is_leaf=False)
+        out.backward()
+        assert_grad(f"z of shape {shape}", tz, ref.relu_grad(z))
+
+
+def check_relu_mlp(ctx):
+    """Sequential(Linear, ReLU, Linear): forward and gradients of every parameter."""
+    mt = _Student()
+    batch, n_in, n_hidden, n_out = _sizes(ctx.rng, 4, 3, 9)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("relu",), ("linear", n_hidden, n_out)])
+    x = ctx.rng.normal(size=(batch, n_in))
+    out = net.model(mt.Tensor(x.copy()))
+    expected = net.twin.forward(x, train=True)
+    assert_tensor(f"{net.description} output", out, expected)
+    out.backward()
+    net.check_grads(net.twin.backward(np.ones_like(expected)), "after output.backward()")
+
+
+# ------------------------------------------------------------------ 2.3 SGD
+def _hand_set_steps(ctx, momentum):
+    """SGD on one parameter whose gradient is set by hand: the optimizer alone, no layers."""
+    mt = _Student()
+    shape = tuple(_sizes(ctx.rng, 2))
+    lr = float(ctx.rng.uniform(0.01, 0.5))
+    start = ctx.rng.normal(size=shape)
+    param = mt.Tensor(start.copy(), requires_grad=True, is_parameter=True)
+    optimizer = mt.SGD([param], lr=lr, momentum=momentum) if momentum else mt.SGD([param], lr=lr)
+    expected, velocity = start, None
+    for step in range(1, 4):
+        grad = ctx.rng.normal(size=shape)
+        optimizer.zero_grad()
+        param.grad = mt.Tensor(grad.copy())
+        optimizer.step()
+        expected, velocity = ref.sgd_step(expected, grad, lr, momentum, velocity)
+        what = f"parameter after step {step} of SGD(lr={lr:.4g}, momentum={momentum:.4g})"
+        assert_tensor(what, param, expected)
+        assert_flags(what, param, requires_grad=True, is_leaf=True)
+
+
+def check_sgd_by_hand(ctx):
+    """SGD.step() on a parameter with a hand-set gradient: W = W - lr * grad (handout §2.3)."""
+    _hand_set_steps(ctx, momentum=0.0)
+
+
+def check_sgd_zero_grad(ctx):
+    """zero_grad() clears the gradients, so the next backward starts afresh."""
+    mt = _Student()
+    n_in, n_out, batch = _sizes(ctx.rng, 3)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_out)])
+    optimizer = mt.SGD(net.model.parameters(), lr=0.1)
+    x = ctx.rng.normal(size=(batch, n_in))
+    net.model(mt.Tensor(x.copy())).backward()
+    optimizer.zero_grad()
+    for key, tensor in net.params.items():
+        grad = getattr(tensor, "grad", None)
+        require(grad is None or not np.any(data_of(f"{net.names[key]}.grad", grad)),
+                f"{net.names[key]}.grad after zero_grad(): expected None or zeros, got {grad!r}")
+    expected = net.twin.forward(x, train=True)
+    net.model(mt.Tensor(x.copy())).backward()
+    net.check_grads(net.twin.backward(np.ones_like(expected)), "backward after zero_grad()")
+
+
+def check_sgd_training(ctx):
+    """5 SGD training steps of Sequential(Linear, ReLU, Linear), then 5 eval steps."""
+    mt = _Student()
+    n_in, n_hidden, n_out = _sizes(ctx.rng, 3, 3, 8)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("relu",), ("linear", n_hidden, n_out)])
+    net.check_parameters()
+    lr = float(ctx.rng.uniform(0.01, 0.2))
+    _train_and_eval(mt, ctx.rng, net, mt.SGD(net.model.parameters(), lr=lr), lr)
+
+
+# ------------------------------------------------------------ 2.4 BatchNorm
+def check_batchnorm_init(ctx):
+    """BatchNorm1d(n): gamma = 1 and beta = 0 (parameters), running_mean = 0 and running_var = 1."""
+    mt = _Student()
+    features = _sizes(ctx.rng, 1)[0]
+    _check_new_batchnorm(f"BatchNorm1d({features})", mt.BatchNorm1d(features), features)
+
+
+def check_batchnorm_train_forward(ctx):
+    """Training mode: batch mean and biased variance normalise (eqs 3-6); running stats use unbiased (7-9)."""
+    mt = _Student()
+    features = _sizes(ctx.rng, 1)[0]
+    net = _Model(mt, ctx.rng, [("batchnorm", features)])
+    layer = net.batchnorms[0][2]
+    for step in range(1, 4):
+        batch = int(ctx.rng.integers(2, 9))
+        x = ctx.rng.normal(2.0, 3.0, size=(batch, features))
+        out = layer(mt.Tensor(x.copy()))
+        assert_tensor(f"BatchNorm1d({features}) output in training mode, step {step} (batch of {batch})",
+                      out, net.twin.forward(x, train=True))
+        net.check_running(f"after training step {step}")
+
+
+def check_batchnorm_eval_forward(ctx):
+    """Eval mode normalises with the running statistics and does not change them."""
+    mt = _Student()
+    features = _sizes(ctx.rng, 1)[0]
+    net = _Model(mt, ctx.rng, [("batchnorm", features)])
+    layer = net.batchnorms[0][2]
+    for _ in range(3):
+        x = ctx.rng.normal(-1.0, 2.0, size=(int(ctx.rng.integers(2, 9)), features))
+        layer(mt.Tensor(x.copy()))
+        net.twin.forward(x, train=True)
+    layer.eval()
+    for batch in (int(ctx.rng.integers(2, 9)), 1):
+        x = ctx.rng.normal(size=(batch, features))
+        out = layer(mt.Tensor(x.copy()))
+        assert_tensor(f"BatchNorm1d({features}) output in eval mode (batch of {batch}; after 3 training steps)",
+                      out, net.twin.forward(x, train=False))
+        net.check_running("eval mode must not change the running statistics")
+
+
+def check_batchnorm_gradients(ctx):
+    """Gradients through BatchNorm1d in Sequential(Linear, BatchNorm1d, ReLU, Linear)."""
+    mt = _Student()
+    batch, n_in, n_hidden, n_out = _sizes(ctx.rng, 4, 3, 8)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("batchnorm", n_hidden), ("relu",),
+                               ("linear", n_hidden, n_out)])
+    x = ctx.rng.normal(size=(batch, n_in))
+    out = net.model(mt.Tensor(x.copy()))
+    expected = net.twin.forward(x, train=True)
+    assert_tensor(f"{net.description} output", out, expected)
+    out.backward()
+    net.check_grads(net.twin.backward(np.ones_like(expected)), "after output.backward()")
+
+
+def check_batchnorm_training(ctx):
+    """5 SGD training steps of Sequential(Linear, BatchNorm1d, ReLU, Linear), then 5 eval steps."""
+    mt = _Student()
+    n_in, n_hidden, n_out = _sizes(ctx.rng, 3, 3, 8)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("batchnorm", n_hidden), ("relu",),
+                               ("linear", n_hidden, n_out)])
+    net.check_parameters()
+    lr = float(ctx.rng.uniform(0.01, 0.2))
+    _train_and_eval(mt, ctx.rng, net, mt.SGD(net.model.parameters(), lr=lr), lr)
+
+
+# -------------------------------------------------------- 2.5 Cross entropy
+def _logits_and_labels(rng, shift=0.0):
+    batch, classes = _sizes(rng, 2, 2, 9)
+    logits = rng.normal(0, 2, size=(batch, classes)) + shift
+    labels = rng.integers(0, classes, batch)
+    return logits, labels
+
+
+def _check_cross_entropy(mt, loss_fn, name, logits, labels):
+    tl = mt.Tensor(logits.copy(), requires_grad=True)
+    loss = loss_fn(tl, mt.Tensor(labels.copy()))
+    what = f"{name} with logits {logits.shape}"
+    _check_loss(what, loss, ref.cross_entropy(logits, labels))
+    assert_flags(what, loss, requires_grad=True, is_leaf=False)
+    loss.backward()
+    assert_grad("logits (gradient: (softmax - one_hot(labels)) / batch)", tl,
+                ref.cross_entropy_grad(logits, labels))
+
+
+def check_cross_entropy_function(ctx):
+    """functional.cross_entropy: mean over the batch of -log softmax at the label, and its gradient."""
+    mt = _Student()
+    logits, labels = _logits_and_labels(ctx.rng)
+    _check_cross_entropy(mt, mt.F.cross_entropy, "functional.cross_entropy(logits, labels)", logits, labels)
+
+
+def check_cross_entropy_loss(ctx):
+    """nn.loss.CrossEntropyLoss()(logits, labels) gives the same loss and gradient."""
+    mt = _Student()
+    logits, labels = _logits_and_labels(ctx.rng)
+    _check_cross_entropy(mt, mt.CrossEntropyLoss(), "CrossEntropyLoss()(logits, labels)", logits, labels)
+
+
+def check_cross_entropy_stable(ctx):
+    """Logits near +1000 and -1000 neither overflow nor underflow (LogSumExp trick, Appendix B.1)."""
+    mt = _Student()
+    for shift in (1000.0, -1000.0):
+        logits, labels = _logits_and_labels(ctx.rng, shift)
+        _check_cross_entropy(mt, mt.F.cross_entropy, f"cross_entropy of logits around {shift:+.0f}",
+                             logits, labels)
+
+
+def check_cross_entropy_training(ctx):
+    """5 SGD training steps of Sequential(Linear, ReLU, Linear) with CrossEntropyLoss, then 5 eval steps."""
+    mt = _Student()
+    n_in, n_hidden, n_out = _sizes(ctx.rng, 3, 3, 8)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("relu",), ("linear", n_hidden, n_out)])
+    lr = float(ctx.rng.uniform(0.05, 0.5))
+    _train_and_eval(mt, ctx.rng, net, mt.SGD(net.model.parameters(), lr=lr), lr, loss="cross_entropy")
+
+
+# ------------------------------------------------------------- 2.6 Momentum
+def check_momentum_by_hand(ctx):
+    """Momentum on a parameter with hand-set gradients: v = beta v - lr grad; W = W + v (handout §2.6)."""
+    _hand_set_steps(ctx, momentum=float(ctx.rng.uniform(0.5, 0.95)))
+
+
+def check_momentum_training(ctx):
+    """5 training steps of Sequential(Linear, ReLU, Linear) with SGD and momentum, then 5 eval steps."""
+    mt = _Student()
+    n_in, n_hidden, n_out = _sizes(ctx.rng, 3, 3, 8)
+    net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("relu",), ("linear", n_hidden, n_out)])
+    lr, momentum = float(ctx.rng.uniform(0.01, 0.2)), float(ctx.rng.uniform(0.5, 0.95))
+    optimizer = mt.SGD(net.model.parameters(), lr=lr, momentum=momentum)
+    _train_and_eval(mt, ctx.rng, net, optimizer, lr, momentum)
+
+
+LINEAR = [check_add_broadcast, check_linear_layer, check_linear_sequential]
+RELU = [check_relu_function, check_relu_layer, check_relu_mlp]
+SGD = [check_sgd_by_hand, check_sgd_zero_grad, check_sgd_training]
+BATCHNORM = [check_batchnorm_init, check_batchnorm_train_forward, check_batchnorm_eval_forward,
+             check_batchnorm_gradients, check_batchnorm_training]
+CROSS_ENTROPY = [check_cross_entropy_function, check_cross_entropy_loss, check_cross_entropy_stable,
+                 check_cross_entropy_training]
+MOMENTUM = [check_momentum_by_hand, check_momentum_training]

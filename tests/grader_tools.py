@@ -1,0 +1,162 @@
+"""Helpers for testing the autograder: copy the project, mutate the copy, grade it.
+
+Mutations are text replacements located by a marker that must exist exactly
+once in the named class (or file), so a test fails loudly when the source it
+mutates has changed, instead of silently grading an unmutated copy.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_PARTS = ("mytorch", "hw1", "autograder", "grade.sh", "create_tarball.sh")
+
+# A sitecustomize that makes ``import torch`` fail in every Python process
+# that has its folder on PYTHONPATH, the grader's children included.
+BLOCK_TORCH = '''\
+import sys
+
+
+class _BlockTorch:
+    """Refuse to import torch: the autograder must grade without it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked here: the autograder must not import it")
+        return None
+
+
+sys.meta_path.insert(0, _BlockTorch())
+'''
+
+
+def copy_project(dest):
+    """Copy the project's gradable parts to ``dest`` (no caches, no data files); return ``dest``."""
+    dest = Path(dest)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.npy", "*.whl", "*.tmp")
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=ignore)
+        elif src.exists():
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+def _class_span(text, class_name):
+    start = text.find(f"\nclass {class_name}(")
+    assert start >= 0, f"mutation: class {class_name} not found"
+    end = text.find("\nclass ", start + 1)
+    return start, (len(text) if end < 0 else end)
+
+
+def mutate(root, relpath, marker, replace, class_name=None):
+    """Replace the one line containing ``marker`` (in ``class_name``, if given).
+
+    ``replace(line, indent)`` returns the new text for that line (without
+    its newline); ``indent`` is the line's leading whitespace.
+    """
+    path = Path(root) / relpath
+    text = path.read_text()
+    start, end = _class_span(text, class_name) if class_name else (0, len(text))
+    region = text[start:end]
+    lines = region.split("\n")
+    hits = [i for i, line in enumerate(lines) if marker in line]
+    where = f"{relpath}" + (f", class {class_name}" if class_name else "")
+    assert len(hits) == 1, (f"mutation marker {marker!r} found {len(hits)} times in {where} (expected once): "
+                            "the source changed, update the mutation")
+    line = lines[hits[0]]
+    indent = re.match(r"\s*", line).group(0)
+    lines[hits[0]] = replace(line, indent)
+    path.write_text(text[:start] + "\n".join(lines) + text[end:])
+
+
+def torch_blocker(folder):
+    """Write the torch-blocking sitecustomize into ``folder``; return the env to use it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(BLOCK_TORCH)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(folder) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def grade(root, *args, env=None, cwd=None, timeout=300):
+    """Run ``root/grade.sh 1 args`` from another folder; return the CompletedProcess."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHON"] = sys.executable  # the interpreter running the tests, with numpy
+    return subprocess.run([str(Path(root) / "grade.sh"), "1", *args], cwd=cwd or "/", env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def scores_of(output):
+    """The Autolab scores from the last line of the grader's output."""
+    last = output.rstrip("\n").splitlines()[-1]
+    return json.loads(last)["scores"]
+
+
+FULL_SCORES = {
+    "Addition": 0,
+    "1.1.1 Subtraction": 5,
+    "1.1.2 Multiplication": 5,
+    "1.1.3 Division": 5,
+    "1.2 Autograd": 25,
+    "2.1 Linear": 5,
+    "2.2 ReLU": 10,
+    "2.3 SGD": 10,
+    "2.4 BatchNorm": 10,
+    "2.5 Cross Entropy": 15,
+    "2.6 Momentum": 10,
+}
+
+
+def stub_solutions(root):
+    """Turn the copy at ``root`` into starter code: each solution region becomes a raise.
+
+    This is what the starter-code tool does with ``# BEGIN SOLUTION`` /
+    ``# END SOLUTION`` regions.
+    """
+    count = 0
+    for path in sorted(Path(root).glob("mytorch/**/*.py")) + sorted(Path(root).glob("hw1/**/*.py")):
+        out, skipping = [], False
+        for line in path.read_text().splitlines(keepends=True):
+            stripped = line.strip()
+            if stripped == "# BEGIN SOLUTION":
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(f"{indent}raise NotImplementedError('TODO: your code here')\n")
+                skipping = True
+                count += 1
+            elif stripped == "# END SOLUTION":
+                skipping = False
+            elif not skipping:
+                out.append(line)
+        path.write_text("".join(out))
+    return count
+
+
+
+def replace_solution(root, relpath, owner, new_body):
+    """Replace the solution region of function ``owner`` ("Class.method" or "function") with ``new_body``.
+
+    ``new_body`` is unindented code; it takes the region's indentation. Used to
+    grade other correct ways of writing a solution, as a student might.
+    """
+    path = Path(root) / relpath
+    text = path.read_text()
+    cls, _, func = owner.rpartition(".")
+    # A method inside its class; a function at the top level of the module.
+    at = text.find(f"def {func}(", _class_span(text, cls)[0]) if cls else text.find(f"\ndef {func}(")
+    assert at >= 0, f"replace_solution: {owner} not found in {relpath}"
+    begin = text.find("# BEGIN SOLUTION", at)
+    end = text.find("# END SOLUTION", begin)
+    assert begin >= 0 and end >= 0 and text.find("\ndef ", at + 1, begin) < 0, \
+        f"replace_solution: no solution region in {owner} ({relpath})"
+    line_start = text.rfind("\n", 0, begin) + 1
+    indent = text[line_start:begin]
+    body = "".join(indent + line + "\n" for line in new_body.strip("\n").splitlines())
+    end_line = text.find("\n", end) + 1
+    path.write_text(text[:line_start] + body + text[end_line:])
