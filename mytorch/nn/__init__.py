@@ -1,2 +1,11 @@
 """Neural-network building blocks: operations (functional) and layers."""
-from mytorch.nn import functional  # noqa: F401
+from mytorch.nn import functional  # noqa: F401  (first: the layers use it)
+from mytorch.nn.module import Module
+from mytorch.nn.sequential import Sequential
+from mytorch.nn.linear import Linear
+from mytorch.nn.activations import ReLU, Sigmoid, Tanh
+from mytorch.nn.batchnorm import BatchNorm1d
+from mytorch.nn.loss import CrossEntropyLoss
+
+__all__ = ["functional", "Module", "Sequential", "Linear", "ReLU", "Sigmoid", "Tanh",
+           "BatchNorm1d", "CrossEntropyLoss"]

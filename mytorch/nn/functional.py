@@ -37,6 +37,20 @@ def _broadcast_error(op, a, b):
         "each axis (aligned from the right) must match or be 1")
 
 
+def _matmul_error(a, b):
+    """Why ``a @ b`` failed: the inner axes differ, or the stacks do not broadcast."""
+    inner_a = a.shape[-1]
+    inner_b = b.shape[0] if b.data.ndim == 1 else b.shape[-2]
+    if inner_a != inner_b:
+        which = "only" if b.data.ndim == 1 else "second-to-last"
+        return ValueError(
+            f"MatMul: shapes {a.shape} and {b.shape} do not match: the last axis of the first "
+            f"({inner_a}) must equal the {which} axis of the second ({inner_b})")
+    return ValueError(
+        f"MatMul: shapes {a.shape} and {b.shape} do not match: their stacking (batch) axes "
+        f"{a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast together")
+
+
 class Add(Function):
     """``a + b``, elementwise with broadcasting."""
 
@@ -162,6 +176,8 @@ class Pow(Function):
         # BEGIN SOLUTION
         (a,) = ctx.saved_tensors
         p = ctx.exponent
+        if p == 0:  # a ** 0 is constant; p * a**(p-1) would be 0 * inf = nan at a = 0
+            return (Tensor(np.zeros_like(grad_output.data)),)
         base = a.data.astype(grad_output.data.dtype, copy=False)
         return (Tensor(grad_output.data * p * base ** (p - 1)),)
         # END SOLUTION
@@ -276,10 +292,7 @@ class MatMul(Function):
         try:
             out = a.data @ b.data
         except ValueError:
-            raise ValueError(
-                f"MatMul: shapes {a.shape} and {b.shape} do not match: the last axis of the first "
-                f"({a.shape[-1]}) must equal the {'only' if b.data.ndim == 1 else 'second-to-last'} "
-                f"axis of the second ({b.shape[0] if b.data.ndim == 1 else b.shape[-2]})") from None
+            raise _matmul_error(a, b) from None
         ctx.save_for_backward(a, b)
         return Tensor(out)
         # END SOLUTION
@@ -304,3 +317,339 @@ class MatMul(Function):
         # Stacked (batched) operands broadcast over their leading axes.
         return Tensor(unbroadcast(grad_a, a.shape)), Tensor(unbroadcast(grad_b, b.shape))
         # END SOLUTION
+
+
+# =============================================================================
+# Neural-network operations (handout Part 2): activations, layers and the loss.
+#
+# Linear, batch norm and cross-entropy could be composed from the elementary
+# operations above, but each is one Function here with a hand-derived
+# backward: one graph node instead of ten saves the per-operation Python
+# overhead that dominates small networks, and skips the intermediate arrays.
+# A backward returns None for an input that needs no gradient (the data fed
+# to the first layer), so no time is spent on it.
+# =============================================================================
+
+class ReLU(Function):
+    """``max(a, 0)`` elementwise, with ReLU'(0) = 0 (handout §2.2)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        # BEGIN SOLUTION
+        out = np.maximum(a.data, 0)
+        # out > 0 exactly where a > 0: backward recomputes the mask from it
+        # rather than paying for one on every forward (evaluation needs none).
+        ctx.out = out
+        return Tensor(out)
+        # END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # BEGIN SOLUTION
+        return (Tensor(np.where(ctx.out > 0, grad_output.data, 0)),)
+        # END SOLUTION
+
+
+class Sigmoid(Function):
+    """``1 / (1 + exp(-a))`` elementwise, finite for any input."""
+
+    @staticmethod
+    def forward(ctx, a):
+        x = a.data
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        # exp(-|x|) never overflows; for x < 0 use the equal form e^x / (1 + e^x).
+        e = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1, e) / (1 + e)
+        ctx.out = out
+        return Tensor(out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        s = ctx.out
+        return (Tensor(grad_output.data * s * (1 - s)),)
+
+
+class Tanh(Function):
+    """``tanh(a)`` elementwise."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a.data)
+        ctx.out = out
+        return Tensor(out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        t = ctx.out
+        return (Tensor(grad_output.data * (1 - t * t)),)
+
+
+def relu(input):
+    """``ReLU.apply(input)``, like ``torch.nn.functional.relu``."""
+    return ReLU.apply(input)
+
+
+def sigmoid(input):
+    """``Sigmoid.apply(input)``, like ``torch.sigmoid``."""
+    return Sigmoid.apply(input)
+
+
+def tanh(input):
+    """``Tanh.apply(input)``, like ``torch.tanh``."""
+    return Tanh.apply(input)
+
+
+class LinearFunction(Function):
+    """``x @ weight.T + bias`` in one node (handout §2.1).
+
+    Shapes: x (..., in), weight (out, in), bias (out,) or None; output (..., out).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        # BEGIN SOLUTION
+        out = np.matmul(x.data, weight.data.T)
+        if bias is not None:
+            out = _add_into(out, bias.data)
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        ctx.needs_x_grad = x.requires_grad
+        ctx.needs_weight_grad = weight.requires_grad
+        ctx.needs_bias_grad = bias is not None and bias.requires_grad
+        return Tensor(out)
+        # END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # BEGIN SOLUTION
+        x, weight = ctx.saved_tensors
+        g = grad_output.data
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_x_grad:
+            grad_x = Tensor(g @ weight.data)                    # (..., out) @ (out, in)
+        if ctx.needs_weight_grad or ctx.needs_bias_grad:
+            g2 = g.reshape(-1, g.shape[-1])                     # leading axes -> one batch axis
+            if ctx.needs_weight_grad:
+                x2 = x.data.reshape(-1, x.data.shape[-1])
+                grad_weight = Tensor(g2.T @ x2)                 # (out, batch) @ (batch, in)
+            if ctx.needs_bias_grad:
+                grad_bias = Tensor(g2.sum(axis=0))
+        if ctx.has_bias:
+            return grad_x, grad_weight, grad_bias
+        return grad_x, grad_weight
+        # END SOLUTION
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``, like ``torch.nn.functional.linear``.
+
+    Shapes: input (..., in) -- a single sample (in,) or a batch (batch, in) --,
+    weight (out, in), bias (out,) or None; output (..., out).
+    """
+    _check_tensor("linear", "input", input)
+    _check_tensor("linear", "weight", weight)
+    if weight.data.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    out_features, in_features = weight.shape
+    if input.data.ndim == 0 or input.shape[-1] != in_features:
+        raise ValueError(
+            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: "
+            f"expected {in_features} features in the last axis of the input")
+    if bias is not None:
+        _check_tensor("linear", "bias", bias)
+        if bias.shape != (out_features,):
+            raise ValueError(f"linear: bias must have shape ({out_features},) to match weight "
+                             f"{weight.shape}, got {bias.shape}")
+    # BEGIN SOLUTION
+    return LinearFunction.apply(input, weight, bias)
+    # END SOLUTION
+
+
+class BatchNormFunction(Function):
+    """Batch normalisation of x (batch, features) with gamma, beta (features,) (handout §2.4).
+
+    In training the batch statistics normalise x (biased variance, eqs 3-6)
+    and the running estimates (ndarrays, updated in place) move towards the
+    batch mean and unbiased variance (eqs 7-9). Otherwise the running
+    estimates normalise x.
+    """
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
+        # BEGIN SOLUTION
+        ctx.needs_x_grad = x.requires_grad
+        ctx.training = training
+        ctx.gamma = gamma.data
+        if training:
+            n = x.data.shape[0]
+            mean = x.data.sum(axis=0) / n
+            xhat = x.data - mean
+            var = np.einsum("ij,ij->j", xhat, xhat) / n     # biased: normalises this batch
+            inv_std = 1 / np.sqrt(var + eps)
+            xhat *= inv_std
+            if running_mean is not None:
+                # In place, so the running Tensors stay the same objects, outside every graph.
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+                running_var *= 1 - momentum
+                running_var += (momentum * n / (n - 1)) * var  # unbiased: estimates the data's
+            ctx.xhat, ctx.inv_std = xhat, inv_std
+            out = _add_into(xhat * gamma.data, beta.data)
+        else:
+            mean = running_mean.copy()  # a later training step may update the running one in place
+            inv_std = 1 / np.sqrt(running_var + eps)
+            scale = gamma.data * inv_std
+            # (x - mean) * inv_std * gamma + beta, folded into one multiply and one add
+            out = _add_into(x.data * scale, beta.data - mean * scale)
+            ctx.x, ctx.mean, ctx.inv_std, ctx.scale = x.data, mean, inv_std, scale
+        return Tensor(out)
+        # END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # BEGIN SOLUTION
+        g = grad_output.data
+        grad_beta = g.sum(axis=0)
+        if ctx.training:
+            xhat, inv_std = ctx.xhat, ctx.inv_std
+            grad_gamma = np.einsum("ij,ij->j", g, xhat)
+            grad_x = None
+            if ctx.needs_x_grad:
+                # The mean and variance depend on every sample, hence the two
+                # batch-mean corrections on top of gamma * inv_std * g.
+                n = g.shape[0]
+                grad_x = Tensor((ctx.gamma * inv_std) * (g - grad_beta / n - xhat * (grad_gamma / n)))
+        else:
+            grad_gamma = np.einsum("ij,ij->j", g, ctx.x - ctx.mean) * ctx.inv_std
+            grad_x = Tensor(g * ctx.scale) if ctx.needs_x_grad else None
+        return grad_x, Tensor(grad_gamma), Tensor(grad_beta)
+        # END SOLUTION
+
+
+def batch_norm(input, running_mean, running_var, weight, bias, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation, like ``torch.nn.functional.batch_norm``.
+
+    Shapes: input (batch, features); running_mean, running_var, weight
+    (gamma) and bias (beta) (features,). ``training=True`` normalises with the
+    batch statistics and, unless they are None, updates ``running_mean`` and
+    ``running_var`` in place: ``running = (1 - momentum) * running +
+    momentum * batch`` (unbiased batch variance). ``training=False`` uses the
+    running statistics.
+    """
+    _check_tensor("batch_norm", "input", input)
+    if input.data.ndim != 2:
+        raise ValueError(f"batch_norm: input must be 2-D (batch, features), got shape {input.shape}")
+    features = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if t is None and name in ("weight", "bias"):
+            raise ValueError(f"batch_norm: {name} is required (a Tensor of shape ({features},))")
+        if t is not None:
+            _check_tensor("batch_norm", name, t)
+            if t.shape != (features,):
+                raise ValueError(f"batch_norm: {name} must have shape ({features},) for input of "
+                                 f"shape {input.shape}, got {t.shape}")
+    if training and input.shape[0] < 2:
+        raise ValueError(
+            f"batch_norm: cannot normalise a batch of {input.shape[0]} sample(s) in training mode "
+            "(the variance of one sample is undefined); use a batch of 2 or more, or eval mode")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
+    running_mean = None if running_mean is None else running_mean.data
+    running_var = None if running_var is None else running_var.data
+    # BEGIN SOLUTION
+    return BatchNormFunction.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)
+    # END SOLUTION
+
+
+class CrossEntropyFunction(Function):
+    """Mean cross-entropy of logits (batch, classes) against integer labels (batch,) (handout App. B).
+
+    The labels come as an ndarray (not a Tensor): they take no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, predicted, labels):
+        # BEGIN SOLUTION
+        x = predicted.data
+        n = x.shape[0]
+        rows = np.arange(n)
+        # LogSumExp trick: shift each row by its maximum, so exp() sees
+        # values <= 0 and neither overflows nor loses the largest term.
+        shifted = x - x.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        total = exp.sum(axis=1)
+        # log softmax at the true class = shifted[label] - log(sum(exp))
+        loss = (np.log(total) - shifted[rows, labels]).sum() / n
+        exp /= total[:, None]       # now the softmax
+        ctx.softmax, ctx.labels = exp, labels
+        return Tensor(np.asarray(loss, dtype=exp.dtype))
+        # END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # BEGIN SOLUTION
+        # d(loss)/d(logits) = (softmax - one_hot(labels)) / batch (handout App. B.2)
+        grad = ctx.softmax.copy()
+        n = grad.shape[0]
+        grad[np.arange(n), ctx.labels] -= 1
+        grad *= grad_output.data / n
+        return (Tensor(grad),)
+        # END SOLUTION
+
+
+def cross_entropy(predicted, target):
+    """Mean cross-entropy loss of logits ``predicted`` (N, C) against class indices ``target`` (N,).
+
+    ``loss = mean_n(logsumexp(predicted[n]) - predicted[n, target[n]])``:
+    log-softmax then negative log-likelihood, averaged over the batch
+    (handout §2.5, Appendix B). Returns a 0-d Tensor.
+    """
+    labels = _check_cross_entropy_args(predicted, target)
+    # BEGIN SOLUTION
+    return CrossEntropyFunction.apply(predicted, labels)
+    # END SOLUTION
+
+
+def _add_into(out, b):
+    """``out + b``, written into ``out`` (a fresh array) when that keeps NumPy's result dtype."""
+    if out.dtype == np.result_type(out, b):
+        out += b  # saves allocating a second array of the output's size
+        return out
+    return out + b
+
+
+def _check_tensor(op, name, value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}"
+                        + ("; wrap it with Tensor(array)" if isinstance(value, np.ndarray) else ""))
+
+
+def _check_cross_entropy_args(predicted, target):
+    """Validate the arguments of ``cross_entropy``; return the labels as an ndarray."""
+    _check_tensor("cross_entropy", "predicted (the logits)", predicted)
+    _check_tensor("cross_entropy", "target (the labels)", target)
+    if predicted.data.ndim != 2:
+        raise ValueError(f"cross_entropy: predicted must be 2-D logits (batch, classes), "
+                         f"got shape {predicted.shape}")
+    n, classes = predicted.shape
+    labels = target.data
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {labels.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"cross_entropy: target must have shape (batch,) = ({n},), one class index "
+                         f"per row of predicted, got shape {labels.shape}")
+    if labels.shape[0] != n:
+        raise ValueError(f"cross_entropy: batch sizes differ: predicted has {n} rows "
+                         f"(shape {predicted.shape}), target has {labels.shape[0]} labels")
+    if n == 0:
+        raise ValueError("cross_entropy: the batch is empty (0 rows); the mean loss is undefined")
+    low, high = labels.min(), labels.max()
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
+        raise ValueError(f"cross_entropy: label {bad} is out of range for {classes} classes "
+                         f"(expected 0 <= label <= {classes - 1})")
+    return labels

@@ -1,0 +1,26 @@
+"""Activation layers: ReLU (handout §2.2), Sigmoid and Tanh. Any input shape; output the same shape."""
+from mytorch.nn import functional as F
+from mytorch.nn.module import Module
+
+
+class ReLU(Module):
+    """``max(x, 0)`` elementwise."""
+
+    def forward(self, x):
+        # BEGIN SOLUTION
+        return F.ReLU.apply(x)
+        # END SOLUTION
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))`` elementwise."""
+
+    def forward(self, x):
+        return F.Sigmoid.apply(x)
+
+
+class Tanh(Module):
+    """``tanh(x)`` elementwise."""
+
+    def forward(self, x):
+        return F.Tanh.apply(x)

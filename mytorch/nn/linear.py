@@ -1,0 +1,65 @@
+"""Linear: the fully connected layer ``x W^T + b`` (handout §2.1)."""
+import numbers
+
+import numpy as np
+
+from mytorch.nn import functional as F
+from mytorch.nn.module import Module
+from mytorch.tensor import Tensor
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+
+    Attributes:
+        weight: parameter of shape (out_features, in_features).
+        bias: parameter of shape (out_features,).
+
+    Both start uniform in ``[-1/sqrt(in_features), 1/sqrt(in_features)]``,
+    PyTorch's default, drawn from ``np.random`` (weight first, then bias), so
+    ``np.random.seed`` makes a model reproducible.
+
+    Shapes: input (batch, in_features) -> output (batch, out_features). As in
+    PyTorch, a single sample (in_features,) gives (out_features,), and any
+    leading axes (..., in_features) are kept.
+    """
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        _check_size("Linear", "in_features", in_features)
+        _check_size("Linear", "out_features", out_features)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        bound = 1 / np.sqrt(self.in_features)
+        self.weight = Tensor(np.random.uniform(-bound, bound, (self.out_features, self.in_features)),
+                             requires_grad=True, is_parameter=True)
+        self.bias = Tensor(np.random.uniform(-bound, bound, self.out_features),
+                           requires_grad=True, is_parameter=True)
+
+    def forward(self, x):
+        """``x`` (batch, in_features) -> (batch, out_features)."""
+        self._check_input(x)
+        # BEGIN SOLUTION
+        return F.LinearFunction.apply(x, self.weight, self.bias)
+        # END SOLUTION
+
+    def _check_input(self, x):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self!r}: input must be a Tensor, got {type(x).__name__}"
+                            + ("; wrap it with Tensor(array)" if isinstance(x, np.ndarray) else ""))
+        if x.data.ndim == 0 or x.shape[-1] != self.in_features:
+            got = "a 0-d tensor" if x.data.ndim == 0 else f"{x.shape[-1]} (input shape {x.shape})"
+            raise ValueError(f"{self!r}: expected {self.in_features} input features, an input of "
+                             f"shape (batch, {self.in_features}); got {got}")
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def _check_size(layer, name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")

@@ -1,0 +1,126 @@
+"""Module: the base class of every layer and model (handout Part 2)."""
+from mytorch.tensor import Tensor
+
+
+class Module:
+    """Base class of layers and models.
+
+    A subclass calls ``super().__init__()`` first in its ``__init__``, stores
+    its parameters (Tensors with ``is_parameter=True``) and sub-layers as
+    attributes, and defines ``forward``. Calling the module runs ``forward``.
+
+    Attributes:
+        is_train: True in training mode (the default), False after ``eval()``;
+            layers such as BatchNorm1d behave differently in the two modes.
+    """
+
+    def __init__(self):
+        self.is_train = True
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: say why ``is_train`` is
+        # missing instead of leaving a bare AttributeError in some forward.
+        if name == "is_train":
+            raise AttributeError(_not_initialised(self))
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __call__(self, *args, **kwargs):
+        if "is_train" not in self.__dict__:
+            raise RuntimeError(_not_initialised(self))
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
+
+    # ---------------------------------------------------------------- modes
+    def train(self, mode=True):
+        """Put this module and every submodule in training mode (``mode=False``: eval); returns self."""
+        for module in self.modules():
+            module.is_train = bool(mode)
+        return self
+
+    def eval(self):
+        """Put this module and every submodule in evaluation mode; returns self."""
+        return self.train(False)
+
+    # ------------------------------------------------------------ traversal
+    def modules(self):
+        """This module and every module inside it, each once, in definition order."""
+        return _walk(self, Module)
+
+    def parameters(self):
+        """Every parameter of this module and its submodules, each once, in definition order.
+
+        Parameters are the Tensors with ``is_parameter=True`` held in
+        attributes, directly or in lists/tuples (of modules or tensors). The
+        attributes are walked in the order they were first assigned, going
+        into each submodule where it stands, so the order is the same on
+        every run. Returns a list (PyTorch returns an iterator; both iterate).
+        """
+        return [item for item in _walk(self, (Module, Tensor)) if isinstance(item, Tensor) and item.is_parameter]
+
+    # -------------------------------------------------------------- display
+    def extra_repr(self):
+        """The text between the parentheses of ``repr(module)``; subclasses override it."""
+        return ""
+
+    def __repr__(self):
+        children = []
+        for name, value in self.__dict__.items():
+            if isinstance(value, Module):
+                children.append((name, value))
+            elif isinstance(value, (list, tuple)):
+                children += [(f"{name}[{i}]", v) for i, v in enumerate(value) if isinstance(v, Module)]
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _walk(root, kinds):
+    """``root``, then every object of ``kinds`` reachable through attributes and lists/tuples.
+
+    Depth first, in attribute order, each object once (a layer used twice
+    has its parameters trained once).
+    """
+    seen = set()
+    found = []
+
+    def visit(module):
+        if "is_train" not in module.__dict__:
+            raise RuntimeError(_not_initialised(module))
+        seen.add(id(module))
+        found.append(module)
+        for value in module.__dict__.values():
+            if isinstance(value, (list, tuple)):
+                for item in _flatten(value):
+                    consider(item)
+            elif isinstance(value, kinds):
+                consider(value)
+
+    def consider(value):
+        if id(value) in seen:
+            return
+        if isinstance(value, Module):
+            visit(value)
+        elif isinstance(value, kinds):
+            seen.add(id(value))
+            found.append(value)
+
+    visit(root)
+    return found
+
+
+def _flatten(values):
+    """The items of a list or tuple, and of the lists and tuples inside it."""
+    for item in values:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _not_initialised(module):
+    name = type(module).__name__
+    return (f"{name} was not initialised as a Module: {name}.__init__ must call "
+            "super().__init__() before anything else")

@@ -1,0 +1,47 @@
+"""Optimizer: the base class of the optimizers (handout §2.3)."""
+from mytorch.tensor import Tensor
+
+
+class Optimizer:
+    """Holds the parameters to train; subclasses define ``step()``.
+
+    Args:
+        params: an iterable of parameter Tensors (a list, or ``model.parameters()``).
+
+    Attributes:
+        params: the parameters, as a list.
+    """
+
+    def __init__(self, params):
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors (e.g. model.parameters()), "
+                            "got a single Tensor; wrap it in a list")
+        try:
+            self.params = list(params)
+        except TypeError:
+            raise TypeError(f"{name}: params must be an iterable of Tensors (e.g. model.parameters()), "
+                            f"got {type(params).__name__}") from None
+        if not self.params:
+            raise ValueError(f"{name}: got no parameters to optimize (an empty list); "
+                             "pass model.parameters() of a model that has some")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: params[{i}] is a {type(p).__name__}, expected a Tensor")
+            if not (p.requires_grad and p.is_leaf):
+                raise ValueError(f"{name}: params[{i}] (shape {p.shape}) must be a leaf Tensor with "
+                                 "requires_grad=True, such as a layer's weight")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{name}: a parameter appears more than once in params")
+
+    def zero_grad(self):
+        """Forget every parameter's gradient (set ``grad`` to None, as PyTorch 2.x does).
+
+        Call it before each backward pass: gradients otherwise add up across passes.
+        """
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        """Update the parameters from their gradients."""
+        raise NotImplementedError(f"{type(self).__name__} must define step()")
