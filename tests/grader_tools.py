@@ -4,6 +4,7 @@ Mutations are text replacements located by a marker that must exist exactly
 once in the named class (or file), so a test fails loudly when the source it
 mutates has changed, instead of silently grading an unmutated copy.
 """
+import importlib.util
 import json
 import os
 import re
@@ -14,6 +15,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PARTS = ("mytorch", "hw1", "autograder", "grade.sh", "create_tarball.sh")
+
+
+def _load_make_handout():
+    """tools/make_handout.py, the starter-code generator (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("make_handout", ROOT / "tools" / "make_handout.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_handout"] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+make_handout = _load_make_handout()
 
 # A sitecustomize that makes ``import torch`` fail in every Python process
 # that has its folder on PYTHONPATH, the grader's children included.
@@ -114,49 +127,19 @@ FULL_SCORES = {
 }
 
 
-def stub_solutions(root):
-    """Turn the copy at ``root`` into starter code: each solution region becomes a raise.
-
-    This is what the starter-code tool does with ``# BEGIN SOLUTION`` /
-    ``# END SOLUTION`` regions.
-    """
-    count = 0
-    for path in sorted(Path(root).glob("mytorch/**/*.py")) + sorted(Path(root).glob("hw1/**/*.py")):
-        out, skipping = [], False
-        for line in path.read_text().splitlines(keepends=True):
-            stripped = line.strip()
-            if stripped == "# BEGIN SOLUTION":
-                indent = line[: len(line) - len(line.lstrip())]
-                out.append(f"{indent}raise NotImplementedError('TODO: your code here')\n")
-                skipping = True
-                count += 1
-            elif stripped == "# END SOLUTION":
-                skipping = False
-            elif not skipping:
-                out.append(line)
-        path.write_text("".join(out))
-    return count
-
-
-
 def replace_solution(root, relpath, owner, new_body):
     """Replace the solution region of function ``owner`` ("Class.method" or "function") with ``new_body``.
 
     ``new_body`` is unindented code; it takes the region's indentation. Used to
-    grade other correct ways of writing a solution, as a student might.
+    grade other correct ways of writing a solution, as a student might. The
+    region is found by the starter-code tool, tools/make_handout.py.
     """
     path = Path(root) / relpath
     text = path.read_text()
-    cls, _, func = owner.rpartition(".")
-    # A method inside its class; a function at the top level of the module.
-    at = text.find(f"def {func}(", _class_span(text, cls)[0]) if cls else text.find(f"\ndef {func}(")
-    assert at >= 0, f"replace_solution: {owner} not found in {relpath}"
-    begin = text.find("# BEGIN SOLUTION", at)
-    end = text.find("# END SOLUTION", begin)
-    assert begin >= 0 and end >= 0 and text.find("\ndef ", at + 1, begin) < 0, \
-        f"replace_solution: no solution region in {owner} ({relpath})"
-    line_start = text.rfind("\n", 0, begin) + 1
-    indent = text[line_start:begin]
-    body = "".join(indent + line + "\n" for line in new_body.strip("\n").splitlines())
-    end_line = text.find("\n", end) + 1
-    path.write_text(text[:line_start] + body + text[end_line:])
+    regions = [r for r in make_handout.find_regions(text, relpath) if r.owner == owner]
+    assert len(regions) == 1, f"replace_solution: {len(regions)} solution regions in {owner} ({relpath}), expected 1"
+    region = regions[0]
+    lines = text.splitlines(keepends=True)
+    body = [region.indent + line + "\n" for line in new_body.strip("\n").splitlines()]
+    lines[region.begin - 1:region.end] = body
+    path.write_text("".join(lines))

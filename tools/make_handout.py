@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+"""Generate the student starter code (the handout folder) from this reference.
+
+    python3 tools/make_handout.py OUT_DIR [--force]
+    python3 tools/make_handout.py --check
+
+The reference marks the code students write with comment lines::
+
+    def forward(ctx, a, b):
+        # BEGIN SOLUTION
+        ...
+        # END SOLUTION
+
+Each region becomes one line at the region's indentation,
+``raise NotImplementedError("Sub.forward: your code here; see handout
+§1.1.1 Subtract")``, so the starter code imports, the freebies work, and
+the autograder scores every unfinished problem 0. Everything outside the
+regions (docstrings, comments, freebies, autograder, scripts, README) is
+copied unchanged, with its file mode.
+
+The markers are validated before anything is written: a region must sit
+inside a function body, open and close at the same indentation, hold code,
+and not nest. Any violation is an error naming the file and line, and no
+handout is produced.
+
+Files copied: those git would commit (tracked, plus untracked files that
+.gitignore does not exclude) in a git checkout, else every file found
+walking the tree, skipping caches, virtualenvs, build metadata and
+generated data. Never copied: DROPPED below (the reference's own test suite
+and CI, which test solution internals, and this tool).
+"""
+import argparse
+import ast
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+BEGIN = "# BEGIN SOLUTION"
+END = "# END SOLUTION"
+
+# Project paths (relative, "/"-separated) left out of the handout; a
+# trailing "/" drops a whole folder.
+DROPPED = (
+    "tests/",                 # the reference's test suite: it tests the solutions
+    ".ci/",                   # the reference's CI, which runs that suite
+    "tools/make_handout.py",  # this tool: staff only
+)
+
+# Never part of a handout, tracked or not: caches, environments, build
+# metadata, and what the data tool, ./grade.sh m and create_tarball.sh make.
+SKIPPED_DIRS = {".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", ".mypy_cache",
+                ".ipynb_checkpoints", "venv", ".venv", "build", "dist"}
+SKIPPED_SUFFIXES = (".pyc", ".pyo", ".npy", ".npz", ".whl", ".tmp")
+SKIPPED_FILES = {"validation_accuracy.png", "handin.tar", "results.json", ".DS_Store"}
+
+# Files that may mention the markers in prose or examples.
+DOC_SUFFIXES = (".md", ".txt", ".rst")
+
+# The handout section behind each region, looked up by file and then by
+# "Class.method", "Class" or "function", then "*" (the whole file). The
+# handout names what to write in §1-§3; operations it leaves to the
+# student (Neg, Pow, Exp, Sum, MatMul) point at the section that first
+# needs them.
+SECTIONS = {
+    "mytorch/tensor.py": {
+        "Tensor.__sub__": "§1.1.1 Subtract",
+        "Tensor.__mul__": "§1.1.2 Multiply",
+        "Tensor.__truediv__": "§1.1.3 Divide",
+        "Tensor.backward": "§1.2 Autograd (Step 1 of §0.1.5)",
+    },
+    "mytorch/autograd_engine.py": {
+        "Function.apply": "§1.2 Autograd and Appendix A",
+        "topological_sort": "§1.2 Autograd (§0.1.5-§0.1.6)",
+        "backward": "§1.2 Autograd (§0.1.5-§0.1.6)",
+    },
+    "mytorch/nn/functional.py": {
+        "Sub": "§1.1.1 Subtract",
+        "Mul": "§1.1.2 Multiply",
+        "Div": "§1.1.3 Divide",
+        "unbroadcast": "§2.1 Linear Layer (broadcasting)",
+        "MatMul": "§2.1 Linear Layer (needs x @ W^T)",
+        "LinearFunction": "§2.1 Linear Layer",
+        "linear": "§2.1 Linear Layer",
+        "ReLU": "§2.2 ReLU",
+        "Sum": "§2.4 Batch Normalization (needs sums, eqs. 3-4)",
+        "Pow": "§2.4 Batch Normalization (needs ** 0.5, eq. 5)",
+        "BatchNormFunction": "§2.4 Batch Normalization and Appendix C",
+        "batch_norm": "§2.4 Batch Normalization and Appendix C",
+        "Exp": "§2.5 Cross Entropy Loss (needs exp, Appendix B.1)",
+        "Neg": "§2.5 Cross Entropy Loss (needs -x)",
+        "CrossEntropyFunction": "§2.5 Cross Entropy Loss and Appendix B",
+        "cross_entropy": "§2.5 Cross Entropy Loss and Appendix B",
+    },
+    "mytorch/nn/sequential.py": {"*": "§2.1 Linear Layer (Sequential)"},
+    "mytorch/nn/linear.py": {"*": "§2.1 Linear Layer"},
+    "mytorch/nn/activations.py": {"ReLU": "§2.2 ReLU"},
+    "mytorch/nn/batchnorm.py": {"*": "§2.4 Batch Normalization and Appendix C"},
+    "mytorch/optim/sgd.py": {"SGD.step": "§2.3 SGD / §2.6 Momentum"},
+    "hw1/mnist.py": {
+        "mnist": "§3.1 Initialize Objects",
+        "train": "§3.2 train()",
+        "validate": "§3.3 validate()",
+    },
+}
+
+
+class HandoutError(Exception):
+    """The reference cannot become a handout (bad markers, bad OUT_DIR); the message says why."""
+
+
+@dataclass
+class Region:
+    """One ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` region; lines are 1-based, markers included."""
+    path: str        # relative to the project, "/"-separated
+    begin: int       # line of the BEGIN marker
+    end: int         # line of the END marker
+    indent: str      # the markers' indentation, which the stub takes
+    owner: str       # qualified name of the enclosing function, e.g. "Sub.forward"
+    section: "str | None"  # handout section for the hint; None if SECTIONS has none
+
+    def stub(self):
+        """The line that replaces the region (with its newline)."""
+        if self.section:
+            hint = f"{self.owner}: your code here; see handout {self.section}"
+        else:
+            hint = f"{self.owner} in {self.path}: your code here; see the handout"
+        hint = hint.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.indent}raise NotImplementedError("{hint}")\n'
+
+
+def section_for(path, owner):
+    """The handout section for a region of ``owner`` in ``path``, or None."""
+    table = SECTIONS.get(path, {})
+    parts = owner.split(".")
+    # Most specific first: "Class.method", then "Class", then the whole file.
+    for key in [".".join(parts[:n]) for n in range(len(parts), 0, -1)] + ["*"]:
+        if key in table:
+            return table[key]
+    return None
+
+
+# ---------------------------------------------------------------- finding regions
+def _functions(tree):
+    """(qualified name, def line, last line, column) of every function in ``tree``."""
+    found = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + child.name
+                if not isinstance(child, ast.ClassDef):
+                    found.append((name, child.lineno, child.end_lineno, child.col_offset))
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return found
+
+
+def _comments_and_string_lines(source, path):
+    """The comment tokens (line, column, text), and the lines inside multi-line strings."""
+    comments, in_strings, fstring_starts = [], set(), []
+    # Python 3.12+ splits f-strings into FSTRING_START ... FSTRING_END tokens.
+    fstring_start, fstring_end = getattr(tokenize, "FSTRING_START", -1), getattr(tokenize, "FSTRING_END", -1)
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                comments.append((tok.start[0], tok.start[1], tok.string.rstrip()))
+            elif tok.type == tokenize.STRING:
+                in_strings.update(range(tok.start[0] + 1, tok.end[0] + 1))
+            elif tok.type == fstring_start:
+                fstring_starts.append(tok.start[0])
+            elif tok.type == fstring_end:
+                in_strings.update(range(fstring_starts.pop() + 1, tok.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError) as err:
+        raise HandoutError(f"{path}: cannot tokenize the file ({err})") from None
+    return comments, in_strings
+
+
+def find_regions(source, path):
+    """Every solution region of the Python ``source`` of file ``path``, validated.
+
+    Raises HandoutError listing every problem (one per line, as
+    ``path:line: what is wrong``) if the markers are malformed, unbalanced,
+    nested, outside a function body, or would leave code that does not parse.
+    """
+    try:
+        tree = ast.parse(source, path)
+    except SyntaxError as err:
+        raise HandoutError(f"{path}:{err.lineno}: the reference does not parse: {err.msg}") from None
+    lines = source.splitlines()
+    comments, in_strings = _comments_and_string_lines(source, path)
+    functions = _functions(tree)
+    errors, regions, open_at = [], [], None
+
+    for line_no, col, text in comments:
+        word = text.lstrip("#").split()
+        looks_like_marker = len(word) >= 2 and word[0].upper() in ("BEGIN", "END") \
+            and word[1].upper().startswith("SOLUTION")
+        if not looks_like_marker:
+            continue
+        where = f"{path}:{line_no}"
+        if text not in (BEGIN, END):
+            errors.append(f"{where}: malformed marker {text!r}; write exactly {BEGIN!r} or {END!r}")
+            continue
+        if lines[line_no - 1][:col].strip():
+            errors.append(f"{where}: {text!r} follows code on the same line; put the marker on a line of its own")
+            continue
+        indent = lines[line_no - 1][:col]
+        if text == BEGIN:
+            if open_at is not None:
+                errors.append(f"{where}: nested region: {BEGIN!r} while the region opened on line "
+                              f"{open_at[0]} is still open (regions cannot nest)")
+                continue
+            open_at = (line_no, indent)
+            continue
+        if open_at is None:
+            errors.append(f"{where}: {END!r} without a {BEGIN!r} before it")
+            continue
+        begin, begin_indent = open_at
+        open_at = None
+        if indent != begin_indent:
+            errors.append(f"{where}: {END!r} is indented {len(indent)} columns but its {BEGIN!r} "
+                          f"(line {begin}) {len(begin_indent)}; a region must close at the indentation it opened")
+            continue
+        problem = _region_problem(lines, in_strings, functions, begin, line_no, indent)
+        if problem:
+            errors.append(f"{path}:{begin}: {problem}")
+            continue
+        owner = _owner(functions, begin, indent)
+        regions.append(Region(path, begin, line_no, indent, owner, section_for(path, owner)))
+    if open_at is not None:
+        errors.append(f"{path}:{open_at[0]}: {BEGIN!r} is never closed by an {END!r}")
+    if errors:
+        raise HandoutError("\n".join(errors))
+
+    stubbed = stub_source(source, regions)
+    try:
+        ast.parse(stubbed, path)
+    except SyntaxError as err:
+        raise HandoutError(f"{path}:{err.lineno}: after replacing the solution regions the file does "
+                           f"not parse ({err.msg}); check the markers around that line") from None
+    return regions
+
+
+def _owner(functions, begin, indent):
+    """The innermost function whose body holds a region opening on line ``begin``."""
+    inside = [f for f in functions if f[1] < begin <= f[2] and f[3] < len(indent)]
+    return max(inside, key=lambda f: f[1])[0] if inside else None
+
+
+def _region_problem(lines, in_strings, functions, begin, end, indent):
+    """Why the region between marker lines ``begin`` and ``end`` cannot become a stub, or None."""
+    code = [n for n in range(begin + 1, end) if lines[n - 1].strip() and n not in in_strings
+            and not lines[n - 1].strip().startswith("#")]
+    if not code:
+        return f"region {begin}-{end} holds no code; remove its markers"
+    if _owner(functions, begin, indent) is None:
+        return (f"region {begin}-{end} is not inside a function body (it is at module or class level); "
+                "the stub would raise when the module is imported")
+    for n in code:
+        if not lines[n - 1].startswith(indent):
+            return (f"line {n} of region {begin}-{end} is indented less than its markers; "
+                    "a region must lie within one block")
+    return None
+
+
+def stub_source(source, regions):
+    """``source`` with each of ``regions`` (from ``find_regions``) replaced by its stub line."""
+    lines = source.splitlines(keepends=True)
+    for region in sorted(regions, key=lambda r: r.begin, reverse=True):
+        lines[region.begin - 1:region.end] = [region.stub()]
+    return "".join(lines)
+
+
+# ---------------------------------------------------------------- the project's files
+def _skipped(relpath):
+    parts = relpath.split("/")
+    if any(p in SKIPPED_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
+        return True
+    return parts[-1] in SKIPPED_FILES or parts[-1].endswith(SKIPPED_SUFFIXES)
+
+
+def _dropped(relpath):
+    return any(relpath.startswith(d) if d.endswith("/") else relpath == d for d in DROPPED)
+
+
+def project_files(root):
+    """The project's files to consider (relative "/"-separated paths, sorted), before DROPPED.
+
+    In a git checkout: what git would commit (tracked files, and untracked
+    ones .gitignore does not exclude). Otherwise: a walk of the tree.
+    Either way, SKIPPED_* never ship.
+    """
+    root = Path(root)
+    names = None
+    if (root / ".git").exists() and shutil.which("git"):
+        run = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
+                              "--exclude-standard"], capture_output=True)
+        if run.returncode == 0:
+            names = [n for n in run.stdout.decode().split("\0") if n]
+    if names is None:
+        names = []
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+            rel = Path(folder).relative_to(root)
+            names += [(rel / f).as_posix() for f in files]
+    # A tracked file deleted in the working tree is not part of the project any more.
+    return sorted({n for n in names if not _skipped(n) and (root / n).is_file()})
+
+
+def plan(root):
+    """What the handout holds: (files, {path: regions}, {path: stubbed source}); validates every marker.
+
+    Raises HandoutError naming every bad region in every file.
+    """
+    root = Path(root)
+    files = [f for f in project_files(root) if not _dropped(f)]
+    regions, stubbed, errors = {}, {}, []
+    for rel in files:
+        if not rel.endswith(".py"):
+            errors += _markers_outside_python(root, rel)
+            continue
+        try:
+            source = (root / rel).read_text(encoding="utf-8")
+            found = find_regions(source, rel)
+        except UnicodeDecodeError as err:
+            errors.append(f"{rel}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8")
+            continue
+        except HandoutError as err:
+            errors.append(str(err))
+            continue
+        if found:
+            regions[rel] = found
+            stubbed[rel] = stub_source(source, found)
+    if errors:
+        raise HandoutError("\n".join(errors))
+    return files, regions, stubbed
+
+
+def _markers_outside_python(root, rel):
+    """Marker lines in a non-Python file would ship their solution: errors for them.
+
+    Documentation (Markdown, text) may show the markers; it holds no solution.
+    """
+    if rel.endswith(DOC_SUFFIXES):
+        return []
+    data = (root / rel).read_bytes()
+    if b"SOLUTION" not in data:
+        return []
+    return [f"{rel}:{n}: solution markers only work in Python (.py) files; this region would ship as is"
+            for n, line in enumerate(data.decode(errors="replace").splitlines(), 1)
+            if line.strip() in (BEGIN, END)]
+
+
+def _check_out_dir(root, out, force):
+    root, out = Path(root).resolve(), Path(out).resolve()
+    if out == root or root in out.parents:
+        raise HandoutError(f"OUT_DIR {out} is inside the project {root}; choose a folder outside it")
+    if out in root.parents:
+        raise HandoutError(f"OUT_DIR {out} contains the project {root}; choose a folder outside it")
+    if out.exists() and not out.is_dir():
+        raise HandoutError(f"OUT_DIR {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise HandoutError(f"OUT_DIR {out} is not empty; give --force to replace its contents")
+    return out
+
+
+def make_handout(root, out, force=False):
+    """Write the starter code for the project at ``root`` into ``out``; return (files, regions).
+
+    Validates every marker before writing anything; with ``force``, a
+    non-empty ``out`` has its contents replaced.
+    """
+    root = Path(root)
+    out = _check_out_dir(root, out, force)
+    files, regions, stubbed = plan(root)
+    if out.is_dir():
+        for entry in out.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        src, dest = root / rel, out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if rel in stubbed:
+            dest.write_text(stubbed[rel], encoding="utf-8")
+            shutil.copymode(src, dest)
+        else:
+            shutil.copy2(src, dest)
+    return files, regions
+
+
+# ---------------------------------------------------------------- command line
+def _print_check(root):
+    """--check: every region, per file, with its owner and hint."""
+    files, regions, _ = plan(root)
+    width = max((len(r.owner) for rs in regions.values() for r in rs), default=0)
+    total = unmapped = 0
+    for rel, found in regions.items():
+        print(f"{rel}: {len(found)} region{'s' if len(found) != 1 else ''}")
+        for r in found:
+            where = f"lines {r.begin}-{r.end}"
+            section = r.section or "(no handout section in SECTIONS: the hint names the file)"
+            print(f"  {where:<16}{r.owner:<{width}}  {section}")
+            unmapped += r.section is None
+        total += len(found)
+    print(f"Total: {total} solution regions in {len(regions)} of {len(files)} files"
+          + (f"; {unmapped} without a handout section" if unmapped else ""))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="make_handout.py",
+        description="Generate the student starter code from this reference: copy the project into "
+                    f"OUT_DIR, replacing every '{BEGIN}' ... '{END}' region (always inside a function body) "
+                    "with a line that raises NotImplementedError and names the handout section to read. "
+                    "Everything else is copied unchanged with its file mode; the reference's test suite "
+                    f"and CI and this tool are left out ({', '.join(DROPPED)}). Markers are validated "
+                    "first: an unbalanced, nested, empty or module/class-level region is an error naming "
+                    "the file and line, and nothing is written.",
+        epilog="Exit status: 0 done, 1 bad markers or OUT_DIR, 2 bad usage. "
+               "Example: python3 tools/make_handout.py /tmp/hw1p1_handout && "
+               "cd /tmp/hw1p1_handout && ./grade.sh 1   (scores 0/110; only the Addition freebie passes)")
+    parser.add_argument("out_dir", nargs="?", metavar="OUT_DIR",
+                        help="folder to write the handout into, outside the project; created if missing")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the contents of a non-empty OUT_DIR")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing: validate the markers and list the regions of each file "
+                             "(lines, function, handout section), with counts")
+    parser.add_argument("--source", metavar="DIR", default=str(Path(__file__).resolve().parents[1]),
+                        help="the reference project to read (default: the one holding this tool)")
+    args = parser.parse_args(argv)
+    if args.check == (args.out_dir is not None):
+        parser.error("give OUT_DIR to generate the handout, or --check to list the regions (not both)")
+    source = Path(args.source)
+    if not source.is_dir():
+        parser.error(f"--source {source} is not a folder")
+    try:
+        if args.check:
+            _print_check(source)
+            return 0
+        files, regions = make_handout(source, args.out_dir, args.force)
+    except HandoutError as err:
+        for line in str(err).splitlines():
+            print(f"make_handout.py: {line}", file=sys.stderr)
+        print("make_handout.py: no handout written", file=sys.stderr)
+        return 1
+    count = sum(len(r) for r in regions.values())
+    print(f"Wrote {len(files)} files to {Path(args.out_dir).resolve()}: {count} solution regions "
+          f"replaced by stubs in {len(regions)} files; left out {', '.join(DROPPED)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
