@@ -12,6 +12,9 @@ The machine is shared and noisy, so every library is pinned to one thread, the
 contenders are interleaved round by round, and the minimum over the rounds is
 what the ratios compare (the median is shown for the spread).
 
+First, a fairness check: one epoch from the same weights on the same data
+leaves MyTorch and PyTorch with equal weights, in the benchmark's dtype.
+
 Also measured: per-operation overhead (forward + backward of one Add or Mul on
 1-element tensors), backward through a 100,000-operation chain, and peak
 memory of one epoch (tracemalloc) with growth across epochs.
@@ -123,13 +126,18 @@ def mytorch_epoch(X, Y, dtype, model=None):
     return time.perf_counter() - start
 
 
-def torch_epoch(X, Y, dtype):
+def torch_model(dtype):
     dt = torch.float64 if dtype == np.float64 else torch.float32
     model = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.BatchNorm1d(H), torch.nn.ReLU(),
                                 torch.nn.Linear(H, C)).to(dt)
     with torch.no_grad():
         for p, w in zip(model.parameters(), initial_weights(dtype)):
             p.copy_(torch.from_numpy(w))
+    return model
+
+
+def torch_epoch(X, Y, dtype, model=None):
+    model = model or torch_model(dtype)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     crit = torch.nn.CrossEntropyLoss()
     xa, ya = torch.from_numpy(X), torch.from_numpy(Y)
@@ -140,6 +148,22 @@ def torch_epoch(X, Y, dtype):
         loss.backward()
         opt.step()
     return time.perf_counter() - start
+
+
+def agreement(n_rows=1000):
+    """Fairness check: from the same weights on the same data, MyTorch and PyTorch end equal."""
+    if torch is None:
+        return
+    X, Y = make_data(n_rows)
+    for dtype in (np.float64, np.float32):
+        mine, theirs = mytorch_model(dtype), torch_model(dtype)
+        mytorch_epoch(X.astype(dtype), Y, dtype, mine)
+        torch_epoch(X.astype(dtype), Y, dtype, theirs)
+        diff = max(np.abs(p.data - q.detach().numpy()).max()
+                   for p, q in zip(mine.parameters(), theirs.parameters()))
+        dtypes = sorted({p.data.dtype.name for p in mine.parameters()} | {p.grad.data.dtype.name for p in mine.parameters()})
+        print(f"{np.dtype(dtype).name}: after one {n_rows}-row epoch, max |mytorch - torch| over the "
+              f"weights = {diff:.1e}; mytorch weights and gradients are {', '.join(dtypes)}")
 
 
 def epoch_table(n_rows, rounds):
@@ -264,6 +288,7 @@ def main():
     if args.quick:
         args.rows, args.rounds = 1000, 3
     print(f"numpy {np.__version__}, mytorch {mytorch.__name__}, torch {torch.__version__ if torch else 'absent'}")
+    agreement()
     epoch_table(args.rows, args.rounds)
     op_overhead(number=200 if args.quick else 2000)
     deep_chain(10_000 if args.quick else 100_000)

@@ -60,8 +60,9 @@ class ContextManager:
     (``ctx.shape = a.shape``).
     """
 
-    def __init__(self):
-        self.saved_tensors = []
+    # A class-level empty tuple until the first save: no container is built
+    # for the many operations that save no tensor (fewer objects for the GC).
+    saved_tensors = ()
 
     def save_for_backward(self, *args):
         for arg in args:
@@ -69,7 +70,22 @@ class ContextManager:
                 raise TypeError(
                     f"save_for_backward takes Tensors, got {type(arg).__name__}; "
                     "store other values as attributes of ctx (ctx.name = value)")
-        self.saved_tensors.extend(args)
+        self.saved_tensors += args  # a tuple, as in PyTorch
+
+
+def fresh_grad(array):
+    """Wrap ``array``, a gradient that nothing else references, as a Tensor the engine may keep.
+
+    An operation's backward uses this instead of ``Tensor(array)`` for an
+    array it has just allocated (not ``grad_output``'s array, not a view of
+    it, not a saved array) and returns for one input only. ``AccumulateGrad``
+    then stores that array as the leaf's gradient without copying it; every
+    other gradient is copied, because it may be shared (``Add`` hands one
+    array to both inputs, ``Reshape`` returns a view of its incoming one).
+    """
+    tensor = Tensor(array)
+    tensor._fresh = True
+    return tensor
 
 
 class AccumulateGrad:
@@ -79,10 +95,17 @@ class AccumulateGrad:
     leaf has no parents.
     """
 
+    __slots__ = ("variable", "__weakref__")
+    function_name = "AccumulateGrad"
+
     def __init__(self, tensor):
         self.variable = tensor
-        self.next_functions = []
-        self.function_name = "AccumulateGrad"
+
+    @property
+    def next_functions(self):
+        # A new empty list each time: a leaf has no parents, and no node
+        # needs to carry a list of its own for that.
+        return []
 
     def apply(self, arg):
         """Add the gradient ``arg`` (a Tensor shaped like ``variable``) to ``variable.grad``."""
@@ -94,9 +117,16 @@ class AccumulateGrad:
                 f"{variable.data.shape}; the operation that produced it must return a gradient "
                 "shaped like its input")
         if variable.grad is None:
-            # A fresh array: the incoming one may be shared with another input
-            # (Add hands the same gradient to both), so never keep it.
-            variable.grad = Tensor(np.array(grad, dtype=grad_dtype(variable.data)))
+            dtype = grad_dtype(variable.data)
+            if getattr(arg, "_fresh", False) and grad.dtype == dtype:
+                # Referenced by nothing else (see fresh_grad): keep it, and
+                # take the mark off, so that it can be kept only once.
+                arg._fresh = False
+                variable.grad = arg if type(arg) is Tensor else Tensor(grad)
+            else:
+                # The incoming array may be shared with another input (Add
+                # hands the same gradient to both) or be a view: copy it.
+                variable.grad = Tensor(np.array(grad, dtype=dtype))
         else:
             variable.grad.data += grad
 
@@ -134,6 +164,14 @@ class BackwardFunction:
 
 def _check_backward_result(node, grads):
     """Validate what ``node``'s backward returned; name the operation if it is wrong."""
+    shapes = node.input_shapes
+    if type(grads) is tuple and len(grads) == len(shapes):
+        # The usual case, checked with as little work as possible: it runs for every node.
+        for grad, shape in zip(grads, shapes):
+            if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
+                break
+        else:
+            return grads
     name = node.function_name
     expected = len(node.next_functions)
     if isinstance(grads, (Tensor, type(None))) and expected == 1:
@@ -144,7 +182,6 @@ def _check_backward_result(node, grads):
         raise ValueError(
             f"{name}.backward returned {len(grads)} gradient(s), but {name}.forward took "
             f"{expected} tensor input(s): return one gradient (or None) per tensor input")
-    shapes = node.input_shapes
     for i, grad in enumerate(grads):
         if grad is None:
             continue
@@ -208,11 +245,12 @@ class Function:
         output = cls.forward(backward_function.ctx, *args)
         if not isinstance(output, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(output).__name__}")
-        if any(output is arg for arg in args):
-            # Linking it into the graph would turn that input into its own child.
-            raise ValueError(
-                f"{cls.__name__}.forward returned one of its input tensors; return a new Tensor "
-                "(e.g. Tensor(a.data))")
+        for arg in args:
+            if arg is output:
+                # Linking it into the graph would turn that input into its own child.
+                raise ValueError(
+                    f"{cls.__name__}.forward returned one of its input tensors; return a new Tensor "
+                    "(e.g. Tensor(a.data))")
 
         if requires_grad and _grad_enabled:
             output.requires_grad = True
@@ -224,7 +262,8 @@ class Function:
             output.grad_fn = None
         # END SOLUTION
 
-        backward_function.input_shapes = [arg.data.shape for arg in args if isinstance(arg, Tensor)]
+        if output.requires_grad:  # otherwise there will be no backward to check
+            backward_function.input_shapes = [arg.data.shape for arg in args if isinstance(arg, Tensor)]
         return output
 
 
@@ -245,6 +284,9 @@ def topological_sort(grad_fn):
         for parent in parents:
             if parent is not None and parent not in visited:
                 visited.add(parent)
+                if isinstance(parent, AccumulateGrad):
+                    order.append(parent)  # a leaf has no parents: it is complete at once
+                    continue
                 stack.append((parent, iter(parent.next_functions)))
                 break
         else:  # every parent is done: the node is complete
@@ -276,7 +318,7 @@ def backward(grad_fn, grad_of_outputs):
                 continue  # constants get no gradient
             if parent in pending:
                 # A new array: the one already pending may be shared with another node.
-                pending[parent] = Tensor(pending[parent].data + parent_grad.data)
+                pending[parent] = fresh_grad(pending[parent].data + parent_grad.data)
             else:
                 pending[parent] = parent_grad
     # END SOLUTION

@@ -59,6 +59,10 @@ class Tensor:
     # ``np.float64(2) * t`` calls ``t.__rmul__`` and gives a Tensor.
     __array_ufunc__ = None
 
+    # True only on a gradient made by ``autograd_engine.fresh_grad``: an array
+    # nothing else references, which a leaf may keep as its .grad uncopied.
+    _fresh = False
+
     def __init__(self, data, requires_grad=False, is_leaf=True, is_parameter=False):
         if type(data) is not np.ndarray:
             data = _to_array(data)
@@ -170,7 +174,9 @@ class Tensor:
                 f"backward(): this tensor of shape {self.shape} does not require grad and has no "
                 "graph; create the inputs you want gradients for with requires_grad=True")
         # BEGIN SOLUTION
-        seed = Tensor(np.ones(self.data.shape, dtype=grad_dtype(self.data)))
+        ones = np.empty(self.data.shape, dtype=grad_dtype(self.data))
+        ones.fill(1)
+        seed = autograd_engine.fresh_grad(ones)
         # A leaf that requires grad has no grad_fn of its own: its node is an AccumulateGrad.
         node = self.grad_fn if self.grad_fn is not None else autograd_engine.AccumulateGrad(self)
         autograd_engine.backward(node, seed)
@@ -256,6 +262,8 @@ class Tensor:
 
 
 def _is_number(value):
+    if type(value) is float or type(value) is int:  # the common case, without the slower ABC check
+        return True
     return isinstance(value, (numbers.Number, np.number, np.bool_)) and not isinstance(value, complex)
 
 
@@ -269,7 +277,11 @@ def _operand(other, tensor, op, scalars=True):
     if isinstance(other, Tensor):
         return other
     if scalars and _is_number(other):
-        return Tensor(np.asarray(other, dtype=np.result_type(tensor.data, other)))
+        if type(other) is float and tensor.data.dtype.kind == "f":
+            dtype = tensor.data.dtype  # what np.result_type gives, known without asking it
+        else:
+            dtype = np.result_type(tensor.data, other)
+        return Tensor(np.asarray(other, dtype=dtype))
     expected = "a Tensor or a number" if scalars else "a Tensor"
     raise TypeError(
         f"unsupported operand for {op}: Tensor {tensor.shape} and {type(other).__name__}; "

@@ -7,7 +7,7 @@ its input with ``unbroadcast``.
 """
 import numpy as np
 
-from mytorch.autograd_engine import Function
+from mytorch.autograd_engine import Function, fresh_grad
 from mytorch.tensor import Tensor
 
 
@@ -346,7 +346,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad_output):
         # BEGIN SOLUTION
-        return (Tensor(np.where(ctx.out > 0, grad_output.data, 0)),)
+        return (fresh_grad(np.where(ctx.out > 0, grad_output.data, 0)),)
         # END SOLUTION
 
 
@@ -409,7 +409,7 @@ class LinearFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         # BEGIN SOLUTION
-        out = np.matmul(x.data, weight.data.T)
+        out = x.data @ weight.data.T
         if bias is not None:
             out = _add_into(out, bias.data)
         ctx.save_for_backward(x, weight)
@@ -427,14 +427,14 @@ class LinearFunction(Function):
         g = grad_output.data
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_x_grad:
-            grad_x = Tensor(g @ weight.data)                    # (..., out) @ (out, in)
+            grad_x = fresh_grad(g @ weight.data)                # (..., out) @ (out, in)
         if ctx.needs_weight_grad or ctx.needs_bias_grad:
-            g2 = g.reshape(-1, g.shape[-1])                     # leading axes -> one batch axis
+            g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading axes -> one batch axis
             if ctx.needs_weight_grad:
-                x2 = x.data.reshape(-1, x.data.shape[-1])
-                grad_weight = Tensor(g2.T @ x2)                 # (out, batch) @ (batch, in)
+                x2 = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
+                grad_weight = fresh_grad(g2.T @ x2)             # (out, batch) @ (batch, in)
             if ctx.needs_bias_grad:
-                grad_bias = Tensor(g2.sum(axis=0))
+                grad_bias = fresh_grad(_sum_rows(g2))
         if ctx.has_bias:
             return grad_x, grad_weight, grad_bias
         return grad_x, grad_weight
@@ -483,9 +483,9 @@ class BatchNormFunction(Function):
         ctx.gamma = gamma.data
         if training:
             n = x.data.shape[0]
-            mean = x.data.sum(axis=0) / n
+            mean = _sum_rows(x.data) / n
             xhat = x.data - mean
-            var = np.einsum("ij,ij->j", xhat, xhat) / n     # biased: normalises this batch
+            var = _sum_rows(xhat * xhat) / n                # biased: normalises this batch
             inv_std = 1 / np.sqrt(var + eps)
             xhat *= inv_std
             if running_mean is not None:
@@ -510,20 +510,26 @@ class BatchNormFunction(Function):
     def backward(ctx, grad_output):
         # BEGIN SOLUTION
         g = grad_output.data
-        grad_beta = g.sum(axis=0)
+        grad_beta = _sum_rows(g)
         if ctx.training:
             xhat, inv_std = ctx.xhat, ctx.inv_std
-            grad_gamma = np.einsum("ij,ij->j", g, xhat)
+            grad_gamma = _sum_rows(g * xhat)
             grad_x = None
             if ctx.needs_x_grad:
                 # The mean and variance depend on every sample, hence the two
-                # batch-mean corrections on top of gamma * inv_std * g.
+                # batch-mean corrections on top of gamma * inv_std * g:
+                # grad_x = gamma * inv_std * (g - grad_beta / n - xhat * grad_gamma / n),
+                # built in one array to spare the temporaries.
                 n = g.shape[0]
-                grad_x = Tensor((ctx.gamma * inv_std) * (g - grad_beta / n - xhat * (grad_gamma / n)))
+                grad_x = xhat * (grad_gamma / -n)
+                grad_x += g
+                grad_x -= grad_beta / n
+                grad_x *= ctx.gamma * inv_std
+                grad_x = fresh_grad(grad_x)
         else:
-            grad_gamma = np.einsum("ij,ij->j", g, ctx.x - ctx.mean) * ctx.inv_std
-            grad_x = Tensor(g * ctx.scale) if ctx.needs_x_grad else None
-        return grad_x, Tensor(grad_gamma), Tensor(grad_beta)
+            grad_gamma = _sum_rows(g * (ctx.x - ctx.mean)) * ctx.inv_std
+            grad_x = fresh_grad(g * ctx.scale) if ctx.needs_x_grad else None
+        return grad_x, fresh_grad(grad_gamma), fresh_grad(grad_beta)
         # END SOLUTION
 
 
@@ -581,23 +587,23 @@ class CrossEntropyFunction(Function):
         # values <= 0 and neither overflows nor loses the largest term.
         shifted = x - x.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
-        total = exp.sum(axis=1)
+        total = exp @ _ones(exp.shape[1], exp.dtype)  # row sums; see _sum_rows for why a product
         # log softmax at the true class = shifted[label] - log(sum(exp))
         loss = (np.log(total) - shifted[rows, labels]).sum() / n
         exp /= total[:, None]       # now the softmax
-        ctx.softmax, ctx.labels = exp, labels
+        ctx.softmax, ctx.rows, ctx.labels = exp, rows, labels
         return Tensor(np.asarray(loss, dtype=exp.dtype))
         # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
         # BEGIN SOLUTION
-        # d(loss)/d(logits) = (softmax - one_hot(labels)) / batch (handout App. B.2)
-        grad = ctx.softmax.copy()
-        n = grad.shape[0]
-        grad[np.arange(n), ctx.labels] -= 1
-        grad *= grad_output.data / n
-        return (Tensor(grad),)
+        # d(loss)/d(logits) = (softmax - one_hot(labels)) / batch (handout App. B.2),
+        # scaled by the incoming gradient; the softmax stays intact for another backward.
+        scale = grad_output.data / ctx.softmax.shape[0]
+        grad = ctx.softmax * scale
+        grad[ctx.rows, ctx.labels] -= scale
+        return (fresh_grad(grad),)
         # END SOLUTION
 
 
@@ -616,10 +622,37 @@ def cross_entropy(predicted, target):
 
 def _add_into(out, b):
     """``out + b``, written into ``out`` (a fresh array) when that keeps NumPy's result dtype."""
-    if out.dtype == np.result_type(out, b):
+    if out.dtype == b.dtype or out.dtype == np.result_type(out, b):
         out += b  # saves allocating a second array of the output's size
         return out
     return out + b
+
+
+def _sum_rows(a):
+    """``a.sum(axis=0)`` for a 2-D float array (batch, features), as a fresh array (features,).
+
+    Computed as ``ones @ a``: for the small matrices of a training step,
+    NumPy's reduction along the first axis costs several times more than
+    this matrix-vector product. Both add the same numbers, in another order,
+    so the last bits may differ (well inside the parity tests' rtol 1e-7).
+    """
+    if a.dtype.kind != "f":
+        return a.sum(axis=0)
+    return _ones(a.shape[0], a.dtype) @ a
+
+
+_ONES = {}
+
+
+def _ones(n, dtype):
+    """A read-only vector of ``n`` ones, kept: every training step needs the same few."""
+    ones = _ONES.get((n, dtype))
+    if ones is None:
+        if len(_ONES) > 64:  # many batch sizes seen: start over rather than grow
+            _ONES.clear()
+        ones = _ONES[n, dtype] = np.ones(n, dtype)
+        ones.flags.writeable = False
+    return ones
 
 
 def _check_tensor(op, name, value):
@@ -647,7 +680,7 @@ def _check_cross_entropy_args(predicted, target):
                          f"(shape {predicted.shape}), target has {labels.shape[0]} labels")
     if n == 0:
         raise ValueError("cross_entropy: the batch is empty (0 rows); the mean loss is undefined")
-    low, high = labels.min(), labels.max()
+    low, high = np.minimum.reduce(labels), np.maximum.reduce(labels)  # ufuncs: cheaper than the methods
     if low < 0 or high >= classes:
         bad = low if low < 0 else high
         raise ValueError(f"cross_entropy: label {bad} is out of range for {classes} classes "

@@ -83,32 +83,35 @@ def _walk(root, kinds):
     Depth first, in attribute order, each object once (a layer used twice
     has its parameters trained once).
     """
-    seen = set()
     found = []
-
-    def visit(module):
-        if "is_train" not in module.__dict__:
-            raise RuntimeError(_not_initialised(module))
-        seen.add(id(module))
-        found.append(module)
-        for value in module.__dict__.values():
-            if isinstance(value, (list, tuple)):
-                for item in _flatten(value):
-                    consider(item)
-            elif isinstance(value, kinds):
-                consider(value)
-
-    def consider(value):
-        if id(value) in seen:
-            return
-        if isinstance(value, Module):
-            visit(value)
-        elif isinstance(value, kinds):
-            seen.add(id(value))
-            found.append(value)
-
-    visit(root)
+    _visit(root, kinds, set(), found)
     return found
+
+
+# Plain functions rather than closures inside _walk: two closures that call
+# each other form a reference cycle, which would keep every walk's lists
+# alive until the cyclic garbage collector runs.
+def _visit(module, kinds, seen, found):
+    if "is_train" not in module.__dict__:
+        raise RuntimeError(_not_initialised(module))
+    seen.add(id(module))
+    found.append(module)
+    for value in module.__dict__.values():
+        if isinstance(value, (list, tuple)):
+            for item in _flatten(value):
+                _consider(item, kinds, seen, found)
+        elif isinstance(value, kinds):
+            _consider(value, kinds, seen, found)
+
+
+def _consider(value, kinds, seen, found):
+    if id(value) in seen:
+        return
+    if isinstance(value, Module):
+        _visit(value, kinds, seen, found)
+    elif isinstance(value, kinds):
+        seen.add(id(value))
+        found.append(value)
 
 
 def _flatten(values):
