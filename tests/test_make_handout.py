@@ -135,6 +135,8 @@ def test_everything_outside_the_regions_is_kept(handout, reference_files):
         ref = (ROOT / rel).read_bytes()
         new = (out / rel).read_bytes()
         spans = plain_regions(ref.decode(errors="replace").splitlines()) if rel.endswith(".py") else []
+        if rel == "README.md":
+            continue  # loses its reference-only blocks: test_readme_loses_its_reference_only_blocks
         if not spans:
             assert new == ref, rel
             continue
@@ -159,11 +161,11 @@ def test_kept_and_dropped_files(handout):
         assert kept in files
     # The reference's own test suite, CI and this tool stay behind, and so do
     # caches, installs and generated data, though the reference folder has them.
-    assert not [f for f in files if f.startswith(("tests/", ".ci/")) or f == "tools/make_handout.py"]
+    assert not [f for f in files if f.startswith(("tests/", ".ci/", "bench/")) or f == "tools/make_handout.py"]
     assert not [f for f in files if "__pycache__" in f or ".egg-info" in f or f.endswith((".npy", ".pyc"))]
     assert "validation_accuracy.png" not in files and "handin.tar" not in files
     assert stdout.startswith(f"Wrote {len(files)} files to {out}: ")
-    assert "solution regions replaced by stubs" in stdout and "left out tests/, .ci/, tools/make_handout.py" in stdout
+    assert "solution regions replaced by stubs" in stdout and "left out tests/, .ci/, tools/make_handout.py, bench/" in stdout
 
 
 def test_file_modes_are_kept(handout, reference_files):
@@ -415,3 +417,39 @@ def test_out_dir_refusals(tmp_path):
     (tmp_path / "file").write_text("x")
     run = run_tool("--source", src, tmp_path / "file")
     assert run.returncode == 1 and "exists and is not a folder" in run.stderr
+
+
+def test_readme_loses_its_reference_only_blocks(handout):
+    out, _ = handout
+    reference = (ROOT / "README.md").read_text()
+    assert "<!-- BEGIN REFERENCE ONLY -->" in reference and "python3 -m pytest -q" in reference
+    student = (out / "README.md").read_text()
+    # The reference's own test suite, benchmarks and this tool are not in the handout:
+    # its README does not send students to them, and keeps everything else.
+    assert "REFERENCE ONLY" not in student
+    assert "pytest" not in student and "bench/" not in student and "make_handout" not in student
+    assert "./grade.sh 1" in student and "python3 sandbox.py" in student
+    kept = [line for line in reference.splitlines() if line in student.splitlines()]
+    assert len(kept) > 0.5 * len(reference.splitlines())
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("a\n<!-- BEGIN REFERENCE ONLY -->\nb\n", "never closed"),
+    ("a\n<!-- END REFERENCE ONLY -->\n", "without a"),
+    ("<!-- BEGIN REFERENCE ONLY -->\n<!-- BEGIN REFERENCE ONLY -->\n<!-- END REFERENCE ONLY -->\n",
+     "inside the block opened at line 1"),
+])
+def test_unbalanced_reference_only_blocks_are_refused(tmp_path, text, problem):
+    src = write_project(tmp_path / "proj", {"pkg/__init__.py": "", "README.md": text})
+    out = tmp_path / "out"
+    run = run_tool("--source", src, out)
+    assert run.returncode == 1 and problem in run.stderr and "README.md:" in run.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_reference_only_blocks_are_cut_with_their_marker_lines(tmp_path):
+    text = "keep 1\n<!-- BEGIN REFERENCE ONLY -->\ncut\n<!-- END REFERENCE ONLY -->\nkeep 2\n"
+    src = write_project(tmp_path / "proj", {"pkg/__init__.py": "", "README.md": text})
+    out = tmp_path / "out"
+    assert run_tool("--source", src, out).returncode == 0
+    assert (out / "README.md").read_text() == "keep 1\nkeep 2\n"

@@ -27,7 +27,10 @@ Files copied: those git would commit (tracked, plus untracked files that
 .gitignore does not exclude) in a git checkout, else every file found
 walking the tree, skipping caches, virtualenvs, build metadata and
 generated data. Never copied: DROPPED below (the reference's own test suite
-and CI, which test solution internals, and this tool).
+and CI, which test solution internals, its benchmarks, and this tool).
+Markdown files lose their blocks between ``<!-- BEGIN REFERENCE ONLY -->``
+and ``<!-- END REFERENCE ONLY -->`` lines (what only the reference's
+developers run).
 """
 import argparse
 import ast
@@ -49,6 +52,7 @@ DROPPED = (
     "tests/",                 # the reference's test suite: it tests the solutions
     ".ci/",                   # the reference's CI, which runs that suite
     "tools/make_handout.py",  # this tool: staff only
+    "bench/",                 # the reference's speed benchmarks
 )
 
 # Never part of a handout, tracked or not: caches, environments, build
@@ -60,6 +64,11 @@ SKIPPED_FILES = {"validation_accuracy.png", "handin.tar", "results.json", ".DS_S
 
 # Files that may mention the markers in prose or examples.
 DOC_SUFFIXES = (".md", ".txt", ".rst")
+
+# Markdown between these lines speaks of the reference only (its test
+# suite, benchmarks, CI, this tool) and is cut from the handout's copy.
+DOC_BEGIN = "<!-- BEGIN REFERENCE ONLY -->"
+DOC_END = "<!-- END REFERENCE ONLY -->"
 
 # The handout section behind each region, looked up by file and then by
 # "Class.method", "Class" or "function", then "*" (the whole file). The
@@ -324,6 +333,14 @@ def plan(root):
     files = [f for f in project_files(root) if not _dropped(f)]
     regions, stubbed, errors = {}, {}, []
     for rel in files:
+        if rel.endswith(".md"):
+            try:
+                text = (root / rel).read_text(encoding="utf-8")
+                if DOC_BEGIN in text or DOC_END in text:
+                    stubbed[rel] = strip_reference_only(text, rel)
+            except (UnicodeDecodeError, HandoutError) as err:
+                errors.append(str(err) if isinstance(err, HandoutError) else f"{rel}: not UTF-8 text")
+            continue
         if not rel.endswith(".py"):
             errors += _markers_outside_python(root, rel)
             continue
@@ -342,6 +359,26 @@ def plan(root):
     if errors:
         raise HandoutError("\n".join(errors))
     return files, regions, stubbed
+
+
+def strip_reference_only(text, rel):
+    """``text`` (Markdown) without its DOC_BEGIN ... DOC_END blocks, marker lines included."""
+    kept, start = [], None
+    for n, line in enumerate(text.splitlines(keepends=True), 1):
+        marker = line.strip()
+        if marker == DOC_BEGIN:
+            if start is not None:
+                raise HandoutError(f"{rel}:{n}: {DOC_BEGIN} inside the block opened at line {start}")
+            start = n
+        elif marker == DOC_END:
+            if start is None:
+                raise HandoutError(f"{rel}:{n}: {DOC_END} without a {DOC_BEGIN} before it")
+            start = None
+        elif start is None:
+            kept.append(line)
+    if start is not None:
+        raise HandoutError(f"{rel}:{start}: {DOC_BEGIN} is never closed by {DOC_END}")
+    return "".join(kept)
 
 
 def _markers_outside_python(root, rel):
