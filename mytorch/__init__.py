@@ -2,5 +2,7 @@
 from mytorch.tensor import Tensor  # noqa: F401  (first: the other modules need it)
 from mytorch.autograd_engine import no_grad, is_grad_enabled  # noqa: F401
 from mytorch import nn, optim  # noqa: F401
+from mytorch import viz  # noqa: F401  (matplotlib is loaded only when a graph is drawn)
+from mytorch.tracing import trace  # noqa: F401
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled", "nn", "optim"]
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "nn", "optim", "trace", "viz"]

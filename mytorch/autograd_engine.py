@@ -322,3 +322,7 @@ def backward(grad_fn, grad_of_outputs):
             else:
                 pending[parent] = parent_grad
     # END SOLUTION
+
+
+# Imported last, like torch.autograd.gradcheck: it runs this module's backward().
+from mytorch.gradcheck import GradcheckError, gradcheck  # noqa: E402,F401
