@@ -223,6 +223,10 @@ class Function:
         """Run ``cls.forward`` on ``args`` and link its output into the graph."""
         backward_function = BackwardFunction(cls)
 
+        # To write: record one parent node per tensor argument in
+        # backward_function.next_functions, run cls.forward with
+        # backward_function.ctx, and leave its result, linked into the graph
+        # (or marked a constant), in `output`: the lines after use it.
         # BEGIN SOLUTION
         # One parent node per tensor argument (handout Appendix A.1):
         # AccumulateGrad for a leaf that needs a gradient, the tensor's own
