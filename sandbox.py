@@ -16,8 +16,9 @@ import traceback
 
 import numpy as np
 
-from mytorch.autograd_engine import AccumulateGrad, BackwardFunction
+from mytorch.autograd_engine import AccumulateGrad, BackwardFunction, GradcheckError, gradcheck
 from mytorch.tensor import Tensor
+from mytorch.tracing import trace
 
 _failures = []
 
@@ -35,28 +36,22 @@ def check(name, got, expected, rtol=1e-7, atol=1e-10):
     return False
 
 
-def numerical_gradient(fn, array, eps=1e-6):
-    """d sum(fn(x)) / dx at ``array`` by central differences: a check that needs no autograd.
-
-    ``fn`` takes a constant Tensor and returns a Tensor.
-    """
-    array = np.asarray(array, dtype=np.float64)
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        step = np.zeros_like(array)
-        step[index] = eps
-        up = fn(Tensor(array + step)).data.sum()
-        down = fn(Tensor(array - step)).data.sum()
-        grad[index] = (up - down) / (2 * eps)
-    return grad
-
-
 def check_gradient(name, fn, array):
-    """Compare the autograd gradient of ``sum(fn(x))`` with finite differences."""
+    """Compare autograd's gradients of ``fn`` at ``array`` with finite differences.
+
+    ``fn`` takes a Tensor and returns a Tensor; ``gradcheck`` (in
+    mytorch/gradcheck.py) nudges each input element up and down and compares
+    every resulting change of the output with what your backward computed.
+    """
     x = Tensor(np.array(array, dtype=np.float64), requires_grad=True)
-    fn(x).backward()
-    return check(f"{name}: autograd gradient == finite differences",
-                 x.grad, numerical_gradient(fn, array), rtol=1e-5, atol=1e-7)
+    try:
+        gradcheck(fn, x)
+    except GradcheckError as err:
+        print(f"  MISMATCH  {name}: {err}")
+        _failures.append(name)
+        return False
+    print(f"  ok        {name}: autograd gradient == finite differences")
+    return True
 
 
 def node_label(node, names):
@@ -116,6 +111,19 @@ def handout_example():
     check("a.grad == 3  (1 from '+ a', 2 from 'a * b')", a.grad, 3.0)
     check("b.grad is None  (b does not require grad)", b.grad is None, True)
     check("c.grad == 1", c.grad, 1.0)
+
+
+def handout_backward_steps():
+    a = Tensor(1., requires_grad=True)
+    b = Tensor(2.)
+    c = Tensor(3., requires_grad=True)
+    d = a * b + a
+    e = (d + c) + 3
+    # trace() narrates the backward pass node by node, as the handout's
+    # Steps 1-8 do; it works with whatever backward() you wrote.
+    with trace(names={"a": a, "b": b, "c": c, "d": d, "e": e}):
+        e.backward()
+    check("a.grad == 3 after the walk", a.grad, 3.0)
 
 
 def broadcasting_add():
@@ -194,6 +202,7 @@ def my_checks():
 
 def main():
     section("Handout example: d = a*b + a, e = (d + c) + 3")(handout_example)
+    section("The backward pass of the example, step by step (handout §0.1.5)")(handout_backward_steps)
     section("Broadcasting add: (2, 3) + (3,)")(broadcasting_add)
     section("Matrix multiplication: (3, 2) @ (2, 3)")(matmul)
     section("Sum over an axis")(sums)
