@@ -93,12 +93,18 @@ def section(title):
 
 
 # ------------------------------------------------------------------ examples
-def handout_example():
+def example_tensors():
+    """The handout's example (§0.1.4): the leaves a, b, c and the results d, e."""
     a = Tensor(1., requires_grad=True)
     b = Tensor(2.)
     c = Tensor(3., requires_grad=True)
     d = a * b + a
     e = (d + c) + 3
+    return a, b, c, d, e
+
+
+def handout_example():
+    a, b, c, d, e = example_tensors()
     print(f"  a = {a}\n  b = {b}\n  c = {c}\n  d = a*b + a = {d}\n  e = (d + c) + 3 = {e}")
 
     print("  The graph, from e.grad_fn back to the leaves:")
@@ -114,11 +120,7 @@ def handout_example():
 
 
 def handout_backward_steps():
-    a = Tensor(1., requires_grad=True)
-    b = Tensor(2.)
-    c = Tensor(3., requires_grad=True)
-    d = a * b + a
-    e = (d + c) + 3
+    a, b, c, d, e = example_tensors()
     # trace() narrates the backward pass node by node, as the handout's
     # Steps 1-8 do; it works with whatever backward() you wrote.
     with trace(names={"a": a, "b": b, "c": c, "d": d, "e": e}):
