@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from mytorch.nn import functional as F
-from mytorch.nn.module import Module
+from mytorch.nn.module import Module, check_size
 from mytorch.tensor import Tensor
 
 
@@ -33,9 +33,7 @@ class BatchNorm1d(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral) \
-                or num_features < 1:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
+        check_size("BatchNorm1d", "num_features", num_features)
         if not _is_real(eps) or not eps > 0:
             raise ValueError(f"BatchNorm1d: eps must be a positive number, got {eps!r}")
         if not _is_real(momentum) or not 0 <= momentum <= 1:
@@ -57,9 +55,7 @@ class BatchNorm1d(Module):
         # END SOLUTION
 
     def _check_input(self, x):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{self!r}: input must be a Tensor, got {type(x).__name__}"
-                            + ("; wrap it with Tensor(array)" if isinstance(x, np.ndarray) else ""))
+        F.check_tensor(repr(self), "input", x)
         if x.data.ndim != 2 or x.shape[1] != self.num_features:
             raise ValueError(f"{self!r}: expected input of shape (batch, {self.num_features}), "
                              f"got {x.shape}")

@@ -447,8 +447,8 @@ def linear(input, weight, bias=None):
     Shapes: input (..., in) -- a single sample (in,) or a batch (batch, in) --,
     weight (out, in), bias (out,) or None; output (..., out).
     """
-    _check_tensor("linear", "input", input)
-    _check_tensor("linear", "weight", weight)
+    check_tensor("linear", "input", input)
+    check_tensor("linear", "weight", weight)
     if weight.data.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     out_features, in_features = weight.shape
@@ -457,7 +457,7 @@ def linear(input, weight, bias=None):
             f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: "
             f"expected {in_features} features in the last axis of the input")
     if bias is not None:
-        _check_tensor("linear", "bias", bias)
+        check_tensor("linear", "bias", bias)
         if bias.shape != (out_features,):
             raise ValueError(f"linear: bias must have shape ({out_features},) to match weight "
                              f"{weight.shape}, got {bias.shape}")
@@ -543,7 +543,7 @@ def batch_norm(input, running_mean, running_var, weight, bias, training=False, m
     momentum * batch`` (unbiased batch variance). ``training=False`` uses the
     running statistics.
     """
-    _check_tensor("batch_norm", "input", input)
+    check_tensor("batch_norm", "input", input)
     if input.data.ndim != 2:
         raise ValueError(f"batch_norm: input must be 2-D (batch, features), got shape {input.shape}")
     features = input.shape[1]
@@ -552,7 +552,7 @@ def batch_norm(input, running_mean, running_var, weight, bias, training=False, m
         if t is None and name in ("weight", "bias"):
             raise ValueError(f"batch_norm: {name} is required (a Tensor of shape ({features},))")
         if t is not None:
-            _check_tensor("batch_norm", name, t)
+            check_tensor("batch_norm", name, t)
             if t.shape != (features,):
                 raise ValueError(f"batch_norm: {name} must have shape ({features},) for input of "
                                  f"shape {input.shape}, got {t.shape}")
@@ -655,7 +655,8 @@ def _ones(n, dtype):
     return ones
 
 
-def _check_tensor(op, name, value):
+def check_tensor(op, name, value):
+    """Refuse an argument ``name`` of ``op`` that is not a Tensor (a bare ndarray gets a hint)."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}"
                         + ("; wrap it with Tensor(array)" if isinstance(value, np.ndarray) else ""))
@@ -663,8 +664,8 @@ def _check_tensor(op, name, value):
 
 def _check_cross_entropy_args(predicted, target):
     """Validate the arguments of ``cross_entropy``; return the labels as an ndarray."""
-    _check_tensor("cross_entropy", "predicted (the logits)", predicted)
-    _check_tensor("cross_entropy", "target (the labels)", target)
+    check_tensor("cross_entropy", "predicted (the logits)", predicted)
+    check_tensor("cross_entropy", "target (the labels)", target)
     if predicted.data.ndim != 2:
         raise ValueError(f"cross_entropy: predicted must be 2-D logits (batch, classes), "
                          f"got shape {predicted.shape}")

@@ -1,10 +1,8 @@
 """Linear: the fully connected layer ``x W^T + b`` (handout §2.1)."""
-import numbers
-
 import numpy as np
 
 from mytorch.nn import functional as F
-from mytorch.nn.module import Module
+from mytorch.nn.module import Module, check_size
 from mytorch.tensor import Tensor
 
 
@@ -30,8 +28,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features):
         super().__init__()
-        _check_size("Linear", "in_features", in_features)
-        _check_size("Linear", "out_features", out_features)
+        check_size("Linear", "in_features", in_features)
+        check_size("Linear", "out_features", out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         bound = 1 / np.sqrt(self.in_features)
@@ -48,9 +46,7 @@ class Linear(Module):
         # END SOLUTION
 
     def _check_input(self, x):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{self!r}: input must be a Tensor, got {type(x).__name__}"
-                            + ("; wrap it with Tensor(array)" if isinstance(x, np.ndarray) else ""))
+        F.check_tensor(repr(self), "input", x)
         if x.data.ndim == 0 or x.shape[-1] != self.in_features:
             got = "a 0-d tensor" if x.data.ndim == 0 else f"{x.shape[-1]} (input shape {x.shape})"
             raise ValueError(f"{self!r}: expected {self.in_features} input features, an input of "
@@ -59,7 +55,3 @@ class Linear(Module):
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}"
 
-
-def _check_size(layer, name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")

@@ -1,4 +1,6 @@
 """Module: the base class of every layer and model (handout Part 2)."""
+import numbers
+
 from mytorch.tensor import Tensor
 
 
@@ -127,3 +129,9 @@ def _not_initialised(module):
     name = type(module).__name__
     return (f"{name} was not initialised as a Module: {name}.__init__ must call "
             "super().__init__() before anything else")
+
+
+def check_size(layer, name, value):
+    """Refuse a layer size (``in_features``, ``num_features``, ...) that is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")

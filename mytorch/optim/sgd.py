@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from mytorch.optim.optimizer import Optimizer
+from mytorch.tensor import grad_dtype
 
 
 class SGD(Optimizer):
@@ -36,7 +37,7 @@ class SGD(Optimizer):
                 raise ValueError(f"SGD: {name} must be a number >= 0, got {value!r}")
         self.lr = lr
         self.momentum = momentum
-        self.momentums = [np.zeros(p.shape, dtype=_float_dtype(p.data)) for p in self.params]
+        self.momentums = [np.zeros(p.shape, dtype=grad_dtype(p.data)) for p in self.params]
 
     def step(self):
         """Update every parameter that has a gradient; those with ``grad`` None are skipped."""
@@ -53,6 +54,3 @@ class SGD(Optimizer):
                 param.data -= self.lr * grad
             # END SOLUTION
 
-
-def _float_dtype(array):
-    return array.dtype if array.dtype.kind == "f" else np.float64
