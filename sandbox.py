@@ -178,7 +178,7 @@ def division():
 # =============================================================================
 # YOUR OWN CHECKS
 #
-# When you add an operation (handout §2: "write your own tests for these
+# When you add an operation (handout §0.3.3: "write your own tests for these
 # operations in the sandbox"), test it in my_checks() below:
 #
 #   1. Build small Tensors with requires_grad=True and apply your operation.
