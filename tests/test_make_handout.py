@@ -383,6 +383,23 @@ BAD_MARKERS = {
     "misspelled": ("def f():\n    # BEGIN SOLUTION:\n    return 1\n    # END SOLUTION\n", 2, "malformed marker"),
     "after_code": ("def f():\n    x = 1  # BEGIN SOLUTION\n    return x\n    # END SOLUTION\n", 2,
                    "put the marker on a line of its own"),
+    "todo_without_kit_lines": ("def f():\n    x = 1\n    # BEGIN SOLUTION (TODO)\n    x = 2\n"
+                               "    # END SOLUTION\n    return x\n", 3, "has no kit lines"),
+    "kit_line_outside_todo": ("def f():\n    #| do this\n    return 1\n", 2,
+                              "kit line outside a '# BEGIN SOLUTION (TODO)' region"),
+    "reference_only_unclosed": ("X = 1\n# BEGIN REFERENCE ONLY\nY = 2\n", 2,
+                                "'# BEGIN REFERENCE ONLY' is never closed"),
+    "reference_only_end_alone": ("X = 1\n# END REFERENCE ONLY\n", 2, "without a '# BEGIN REFERENCE ONLY'"),
+    "reference_only_nested": ("# BEGIN REFERENCE ONLY\nX = 1\n# BEGIN REFERENCE ONLY\nY = 1\n"
+                              "# END REFERENCE ONLY\n", 3, "cannot nest"),
+    "reference_only_misspelled": ("X = 1\n# BEGIN REFERENCE-ONLY\nY = 2\n# END REFERENCE ONLY\n", 2,
+                                  "malformed marker"),
+    "reference_only_holds_a_region": ("# BEGIN REFERENCE ONLY\ndef f():\n    # BEGIN SOLUTION\n    return 1\n"
+                                      "    # END SOLUTION\n# END REFERENCE ONLY\n", 3,
+                                      "solution marker inside the reference-only block"),
+    "reference_only_breaks_the_kit": ("def f():\n    # BEGIN REFERENCE ONLY\n    return 1\n"
+                                      "    # END REFERENCE ONLY\n", None,
+                                      "without its reference-only blocks the file does not parse"),
 }
 
 
@@ -395,7 +412,8 @@ def test_bad_markers_are_refused_naming_file_and_line(tmp_path, name):
         run = run_tool("--source", src, *args)
         assert run.returncode == 1, run.stdout
         first = run.stderr.splitlines()[0]
-        assert first.startswith(f"make_handout.py: pkg/bad.py:{line}: ") and message in first, run.stderr
+        where = "pkg/bad.py: " if line is None else f"pkg/bad.py:{line}: "
+        assert first.startswith(f"make_handout.py: {where}") and message in first, run.stderr
         assert run.stderr.splitlines()[-1] == "make_handout.py: no handout written"
     assert not out.exists()  # nothing half-written
 
@@ -481,3 +499,32 @@ def test_reference_only_blocks_are_cut_with_their_marker_lines(tmp_path):
     out = tmp_path / "out"
     assert run_tool("--source", src, out).returncode == 0
     assert (out / "README.md").read_text() == "keep 1\nkeep 2\n"
+
+
+def test_reference_only_code_and_todo_regions_in_the_kit(tmp_path):
+    """Reference-only blocks vanish (Python and TOML); a (TODO) region becomes its kit lines as comments."""
+    src = write_project(tmp_path / "proj", {
+        "pkg/__init__.py": "",
+        "pkg/mod.py": ("import os\n# BEGIN REFERENCE ONLY\nimport sys\n# END REFERENCE ONLY\n\n\n"
+                       "def f(x):\n    y = x + 1\n    # BEGIN SOLUTION (TODO)\n    #| Step 1: double y.\n"
+                       "    #|\n    #|   (in place)\n    y = y * 2\n    # END SOLUTION\n    return y\n"),
+        "pyproject.toml": "[tool.x]\n# BEGIN REFERENCE ONLY\ntestpaths = [\"tests\"]\n# END REFERENCE ONLY\na = 1\n",
+    })
+    out = tmp_path / "out"
+    run = run_tool("--source", src, out)
+    assert run.returncode == 0, run.stderr
+    assert (out / "pkg/mod.py").read_text() == (
+        "import os\n\n\ndef f(x):\n    y = x + 1\n    # Step 1: double y.\n    #\n    #   (in place)\n"
+        "    return y\n")
+    assert (out / "pyproject.toml").read_text() == "[tool.x]\na = 1\n"
+    assert "REFERENCE ONLY" not in run.stdout
+
+
+def test_optional_operations_say_so_in_their_stubs():
+    region = make_handout.Region("mytorch/nn/functional.py", 1, 3, "        ", "Exp.forward",
+                                 make_handout.section_for("mytorch/nn/functional.py", "Exp.forward"))
+    assert region.optional
+    assert region.stub() == ('        raise NotImplementedError("Exp.forward: optional: you may need this for '
+                             'handout §2.5 Cross Entropy Loss (exp, Appendix B.1); your code here")\n')
+    sub = make_handout.Region("mytorch/nn/functional.py", 1, 3, "        ", "Sub.forward", "§1.1.1 Subtract")
+    assert not sub.optional
