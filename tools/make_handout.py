@@ -14,20 +14,34 @@ The reference marks the code students write with comment lines::
 Each region becomes one line at the region's indentation,
 ``raise NotImplementedError("Sub.forward: your code here; see handout
 §1.1.1 Subtract")``, so the starter code imports, the freebies work, and
-the autograder scores every unfinished problem 0. Everything outside the
-regions (docstrings, comments, freebies, autograder, scripts, README) is
-copied unchanged, with its file mode.
+the autograder scores every unfinished problem 0. The elementary
+operations the handout leaves to the student's choice (OPTIONAL) say
+"optional: you may need this for handout §2.x" instead.
+
+A region opened with ``# BEGIN SOLUTION (TODO)`` does not raise: it becomes
+its kit lines (the comment lines inside it starting with ``#| ``) as plain
+comments, for code whose given surroundings must keep working before the
+student writes it (``Function.apply``: the given code runs the forward).
+
+Code only the reference has (what goes beyond the handout) sits between
+whole lines ``# BEGIN REFERENCE ONLY`` and ``# END REFERENCE ONLY`` in
+Python and TOML files; the kit leaves such blocks out, markers included.
+Everything else (docstrings, comments, freebies, autograder, scripts,
+README) is copied unchanged, with its file mode.
 
 The markers are validated before anything is written: a region must sit
 inside a function body, open and close at the same indentation, hold code,
-and not nest. Any violation is an error naming the file and line, and no
-handout is produced.
+and not nest; a (TODO) region needs kit lines; reference-only blocks are
+balanced, do not nest, hold no region and lie in none, and the kit's copy
+of every file must parse. Any violation is an error naming the file and
+line, and no handout is produced.
 
 Files copied: those git would commit (tracked, plus untracked files that
 .gitignore does not exclude) in a git checkout, else every file found
 walking the tree, skipping caches, virtualenvs, build metadata and
 generated data. Never copied: DROPPED below (the reference's own test suite
-and CI, which test solution internals, its benchmarks, and this tool).
+and CI, which test solution internals, its benchmarks, the model student
+solution, and this tool).
 Markdown files lose their blocks between ``<!-- BEGIN REFERENCE ONLY -->``
 and ``<!-- END REFERENCE ONLY -->`` lines (what only the reference's
 developers run).
@@ -582,7 +596,9 @@ def main(argv=None):
         prog="make_handout.py",
         description="Generate the student starter code from this reference: copy the project into "
                     f"OUT_DIR, replacing every '{BEGIN}' ... '{END}' region (always inside a function body) "
-                    "with a line that raises NotImplementedError and names the handout section to read. "
+                    "with a line that raises NotImplementedError and names the handout section to read "
+                    f"('{BEGIN_TODO}' regions become their '{TODO_PREFIX.strip()}' kit lines, as comments), and "
+                    f"leaving out every '{REF_BEGIN}' ... '{REF_END}' block (Python, TOML). "
                     "Everything else is copied unchanged with its file mode; the reference's test suite "
                     f"and CI and this tool are left out ({', '.join(DROPPED)}). Markers are validated "
                     "first: an unbalanced, nested, empty or module/class-level region is an error naming "
