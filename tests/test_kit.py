@@ -219,3 +219,28 @@ def test_a_kit_with_only_part_1_1_done_scores_15_for_it(tmp_path):
     assert {k: v for k, v in scores.items() if k.startswith("1.1")} == \
         {"1.1.1 Subtraction": 5, "1.1.2 Multiplication": 5, "1.1.3 Division": 5}, run.stdout[-3000:]
     assert sum(scores.values()) == 15
+
+
+def test_a_kit_with_part_1_done_runs_the_sandboxs_part_1_sections(tmp_path):
+    """x + 1.0 and x / (x + 1) work before §2.1 (unbroadcast's number case is given)."""
+    kit = build_kit(tmp_path / "kit", "--only", "1")
+    run = subprocess.run([sys.executable, "sandbox.py"], cwd=kit, capture_output=True, text=True, timeout=120)
+    assert "ok        x / (x + 1): autograd gradient == finite differences" in run.stdout, run.stdout[-3000:]
+    assert "a.grad = Tensor(3.)   b.grad = None   c.grad = Tensor(1.)" in run.stdout
+    assert "Step 8: AccumulateGrad of c receives 1: c.grad: None -> 1" in run.stdout  # the DFS's own order
+    failed = run.stdout.splitlines()[-1]
+    assert failed.startswith("3 check(s) failed: ") and failed.count("(Part 2: needs") == 3, failed
+    assert "MISMATCH" not in run.stdout
+
+
+def test_fill_refuses_what_is_not_a_kit_and_unknown_variants(tmp_path):
+    run = subprocess.run([sys.executable, str(FILL), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "missing; is" in run.stderr and "a kit made by tools/make_handout.py" in run.stderr
+    kit = build_kit(tmp_path / "kit", None)
+    (kit / "mytorch/nn/sequential.py").write_text((kit / "mytorch/nn/sequential.py").read_text()
+                                                  .replace("raise NotImplementedError(", "return None  # ("))
+    run = subprocess.run([sys.executable, str(FILL), str(kit)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "the stub of Sequential.forward occurs 0 times, expected once" in run.stderr
+    # Nothing was written: the other stubs are still there.
+    assert "raise NotImplementedError" in (kit / "mytorch/nn/functional.py").read_text()

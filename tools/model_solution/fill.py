@@ -9,7 +9,8 @@ Each stub of the kit (the ``raise NotImplementedError(...)`` line, or the
 to-do comments of a ``(TODO)`` region) is found by its exact text, which
 ``tools/make_handout.py`` computes from this reference, and replaced by the
 model solution's code for that ``path::Owner``. ``--only 1.1`` fills Part 1.1
-(Sub, Mul, Div and their operators) and leaves every other stub. Every
+(Sub, Mul, Div and their operators), ``--only 1`` Parts 1.1 and 1.2, and
+they leave every other stub. Every
 non-optional stub must have a model solution (else an error); a stub found
 zero or several times is an error; nothing is written unless all succeed.
 """
@@ -45,10 +46,11 @@ def bodies(variant=None, only=None):
         if variant not in solution.VARIANTS:
             raise FillError(f"unknown variant {variant!r}; known: {', '.join(solution.VARIANTS)}")
         chosen.update(solution.VARIANTS[variant])
-    if only == "1.1":
-        chosen = {k: v for k, v in chosen.items() if k in solution.PART_1_1}
-    elif only is not None:
-        raise FillError(f"unknown part {only!r}; known: 1.1")
+    parts = {"1.1": solution.PART_1_1, "1": solution.PART_1}
+    if only is not None:
+        if only not in parts:
+            raise FillError(f"unknown part {only!r}; known: {', '.join(parts)}")
+        chosen = {k: v for k, v in chosen.items() if k in parts[only]}
     return chosen
 
 
@@ -92,7 +94,8 @@ def main(argv=None):
     parser.add_argument("kit", metavar="KIT", help="a folder written by tools/make_handout.py")
     parser.add_argument("--variant", choices=sorted(solution.VARIANTS),
                         help="alternative bodies of some regions (see solution.VARIANTS)")
-    parser.add_argument("--only", choices=["1.1"], help="fill only this part's stubs")
+    parser.add_argument("--only", choices=["1.1", "1"],
+                        help="fill only this part's stubs: 1.1 (Sub, Mul, Div and their operators) or 1 (1.1 and 1.2)")
     args = parser.parse_args(argv)
     try:
         filled = fill(args.kit, args.variant, args.only)

@@ -254,7 +254,11 @@ autograd_engine.backward(self.grad_fn, Tensor(np.ones(self.shape)))
     },
 }
 
-# The regions of Part 1.1 only: a kit with just these filled in (see fill.py --only).
+# The regions of Part 1.1 only: a kit with just these filled in (fill.py --only 1.1).
 PART_1_1 = tuple(key for key in REGIONS
                  if key.split("::")[1].split(".")[0] in ("Sub", "Mul", "Div")
                  or key.endswith(("Tensor.__sub__", "Tensor.__mul__", "Tensor.__truediv__")))
+
+# Part 1 (1.1 and 1.2): a kit with only these filled in (fill.py --only 1).
+PART_1 = PART_1_1 + ("mytorch/autograd_engine.py::Function.apply", "mytorch/tensor.py::Tensor.backward",
+                     "mytorch/autograd_engine.py::backward")
