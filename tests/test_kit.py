@@ -137,6 +137,8 @@ def test_the_bare_kit_imports_and_operations_give_values_before_part_1_2(bare_ki
         import mytorch
         from mytorch import Tensor, nn, optim, no_grad, trace, viz
         from mytorch.nn import functional as F
+        from mytorch.autograd_engine import gradcheck, backward, Function, AccumulateGrad
+        import hw1.mnist
         a = Tensor([1., 2.], requires_grad=True)
         c = a + Tensor([3., 4.])
         print(c.data.tolist(), c.requires_grad, c.grad_fn)
