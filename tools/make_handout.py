@@ -376,11 +376,21 @@ def kit_source(source, regions, blocks):
     cut = {n for b, e in blocks for n in range(b, e + 1)}
     starts = {r.begin: r for r in regions}
     ends = {n for r in regions for n in range(r.begin, r.end + 1)}
-    out = []
+    out, after_cut = [], False
     for n, line in enumerate(lines, 1):
+        if n in cut:
+            after_cut = True
+            continue
+        if after_cut and not line.strip():
+            # The blank lines around a cut block: keep no more than two in a row.
+            trailing = len(out) - next((i + 1 for i in range(len(out) - 1, -1, -1) if out[i].strip()), 0)
+            if trailing >= 2:
+                continue
+        else:
+            after_cut = False
         if n in starts:
             out.append(starts[n].stub())
-        elif n not in ends and n not in cut:
+        elif n not in ends:
             out.append(line)
     return "".join(out)
 
