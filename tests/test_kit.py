@@ -129,6 +129,8 @@ def test_the_kit_describes_the_recursive_dfs_and_composed_layers(bare_kit):
     functional = (bare_kit / "mytorch/nn/functional.py").read_text()
     assert "LogSumExp" in functional and "Compose it from tensor operations" in functional
     assert "lr=0.1, momentum=0.9" in (bare_kit / "hw1/mnist.py").read_text()
+    sandbox = (bare_kit / "sandbox.py").read_text()
+    assert '(handout §0.3.3: "write your own tests for these' in sandbox and "handout §2:" not in sandbox
 
 
 def test_the_bare_kit_imports_and_operations_give_values_before_part_1_2(bare_kit):
