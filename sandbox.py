@@ -178,7 +178,7 @@ def division():
 # =============================================================================
 # YOUR OWN CHECKS
 #
-# When you add an operation (handout §2: "write your own tests for these
+# When you add an operation (handout §0.3.3: "write your own tests for these
 # operations in the sandbox"), test it in my_checks() below:
 #
 #   1. Build small Tensors with requires_grad=True and apply your operation.
@@ -205,10 +205,11 @@ def my_checks():
 def main():
     section("Handout example: d = a*b + a, e = (d + c) + 3")(handout_example)
     section("The backward pass of the example, step by step (handout §0.1.5)")(handout_backward_steps)
-    section("Broadcasting add: (2, 3) + (3,)")(broadcasting_add)
-    section("Matrix multiplication: (3, 2) @ (2, 3)")(matmul)
-    section("Sum over an axis")(sums)
     section("Division")(division)
+    # Part 2: these need what you write from §2.1 on; until then they show where they stop.
+    section("Broadcasting add: (2, 3) + (3,) (Part 2: needs unbroadcast, §2.1)")(broadcasting_add)
+    section("Matrix multiplication: (3, 2) @ (2, 3) (Part 2: needs your MatMul, §2.1)")(matmul)
+    section("Sum over an axis (Part 2: needs your Sum, §2.4)")(sums)
     section("Your own checks (my_checks)")(my_checks)
     if _failures:
         print(f"\n{len(_failures)} check(s) failed: " + "; ".join(_failures))

@@ -38,6 +38,10 @@ def mnist(train_x, train_y, val_x, val_y, progress=None):
 
     Returns:
         The list of validation accuracies from ``train()``.
+
+    Hint: ``SGD``'s defaults (lr=0.001, no momentum) learn slowly here: about
+    0.86 validation accuracy after the 3 epochs. ``lr=0.1, momentum=0.9``
+    reaches about 0.96, what the README shows for the finished library.
     """
     # BEGIN SOLUTION
     model = Sequential(Linear(784, 20), BatchNorm1d(20), ReLU(), Linear(20, 10))

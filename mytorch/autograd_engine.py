@@ -10,7 +10,8 @@ The forward pass builds a graph of nodes (handout §0.1.4, Appendix A):
 
 Each node lists its parents in ``next_functions``, in the order of the tensor
 arguments of the forward call. ``backward(grad_fn, grad)`` walks that graph
-from the output back to the leaves (handout §0.1.5).
+from the output back to the leaves with a recursive depth-first search
+(handout §0.1.5).
 """
 import numpy as np
 
@@ -73,6 +74,7 @@ class ContextManager:
         self.saved_tensors += args  # a tuple, as in PyTorch
 
 
+# BEGIN REFERENCE ONLY
 def fresh_grad(array):
     """Wrap ``array``, a gradient that nothing else references, as a Tensor the engine may keep.
 
@@ -86,6 +88,7 @@ def fresh_grad(array):
     tensor = Tensor(array)
     tensor._fresh = True
     return tensor
+# END REFERENCE ONLY
 
 
 class AccumulateGrad:
@@ -118,15 +121,17 @@ class AccumulateGrad:
                 "shaped like its input")
         if variable.grad is None:
             dtype = grad_dtype(variable.data)
+            # BEGIN REFERENCE ONLY
             if getattr(arg, "_fresh", False) and grad.dtype == dtype:
                 # Referenced by nothing else (see fresh_grad): keep it, and
                 # take the mark off, so that it can be kept only once.
                 arg._fresh = False
                 variable.grad = arg if type(arg) is Tensor else Tensor(grad)
-            else:
-                # The incoming array may be shared with another input (Add
-                # hands the same gradient to both) or be a view: copy it.
-                variable.grad = Tensor(np.array(grad, dtype=dtype))
+                return
+            # END REFERENCE ONLY
+            # The incoming array may be shared with another input (Add
+            # hands the same gradient to both) or be a view: copy it.
+            variable.grad = Tensor(np.array(grad, dtype=dtype))
         else:
             variable.grad.data += grad
 
@@ -220,14 +225,34 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        """Run ``cls.forward`` on ``args`` and link its output into the graph."""
+        """Run ``cls.forward`` on ``args`` and link its output into the graph (handout Appendix A)."""
         backward_function = BackwardFunction(cls)
+        output = cls.forward(backward_function.ctx, *args)
+        if not isinstance(output, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(output).__name__}")
+        for arg in args:
+            if arg is output:
+                # Linking it into the graph would turn that input into its own child.
+                raise ValueError(
+                    f"{cls.__name__}.forward returned one of its input tensors; return a new Tensor "
+                    "(e.g. Tensor(a.data))")
 
-        # To write: record one parent node per tensor argument in
-        # backward_function.next_functions, run cls.forward with
-        # backward_function.ctx, and leave its result, linked into the graph
-        # (or marked a constant), in `output`: the lines after use it.
-        # BEGIN SOLUTION
+        # BEGIN SOLUTION (TODO)
+        #| The forward has run and `output` holds its value; what is left is to
+        #| link `output` into the graph (handout §1.2, §0.1.4 and Appendix A):
+        #|
+        #| 1. For each argument in `args` that is a Tensor, append its parent node
+        #|    to backward_function.next_functions, in the order of the arguments:
+        #|    - requires_grad and is_leaf:      an AccumulateGrad for that tensor;
+        #|    - requires_grad and not is_leaf:  the tensor's own grad_fn;
+        #|    - requires_grad False (constant): None.
+        #|    Arguments that are not Tensors (a shape, an axis) get no entry.
+        #| 2. If any of those Tensors requires grad, so does `output`: set its
+        #|    requires_grad to True and its is_leaf to False.
+        #| 3. Store the node on the output: output.grad_fn = backward_function.
+        #|
+        #| Until you write this, operations still return correct values (Part
+        #| 1.1 is graded before 1.2), but no graph is built.
         # One parent node per tensor argument (handout Appendix A.1):
         # AccumulateGrad for a leaf that needs a gradient, the tensor's own
         # node for an intermediate result, None for a constant.
@@ -245,32 +270,24 @@ class Function:
                     parents.append(AccumulateGrad(arg) if arg.is_leaf else arg.grad_fn)
                 else:
                     parents.append(None)
-
-        output = cls.forward(backward_function.ctx, *args)
-        if not isinstance(output, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(output).__name__}")
-        for arg in args:
-            if arg is output:
-                # Linking it into the graph would turn that input into its own child.
-                raise ValueError(
-                    f"{cls.__name__}.forward returned one of its input tensors; return a new Tensor "
-                    "(e.g. Tensor(a.data))")
-
-        if requires_grad and _grad_enabled:
+        if requires_grad:
             output.requires_grad = True
             output.is_leaf = False
             output.grad_fn = backward_function
-        else:
-            output.requires_grad = False
-            output.is_leaf = True
-            output.grad_fn = None
         # END SOLUTION
 
-        if output.requires_grad:  # otherwise there will be no backward to check
-            backward_function.input_shapes = [arg.data.shape for arg in args if isinstance(arg, Tensor)]
+        if output.requires_grad:
+            if not _grad_enabled:
+                # Inside no_grad(), whatever was linked above, the result is a constant.
+                output.requires_grad = False
+                output.is_leaf = True
+                output.grad_fn = None
+            else:  # recorded so that a backward returning a wrongly shaped gradient is caught
+                backward_function.input_shapes = [arg.data.shape for arg in args if isinstance(arg, Tensor)]
         return output
 
 
+# BEGIN REFERENCE ONLY
 def topological_sort(grad_fn):
     """Every node reachable from ``grad_fn``, each once, each before its parents.
 
@@ -279,7 +296,6 @@ def topological_sort(grad_fn):
     emitted after all of its parents (post-order), and the reversed list puts
     every consumer before what it consumes.
     """
-    # BEGIN SOLUTION
     order = []
     visited = {grad_fn}
     stack = [(grad_fn, iter(grad_fn.next_functions))]
@@ -298,17 +314,26 @@ def topological_sort(grad_fn):
             order.append(node)
     order.reverse()
     return order
-    # END SOLUTION
+# END REFERENCE ONLY
 
 
 def backward(grad_fn, grad_of_outputs):
     """Back-propagate ``grad_of_outputs`` (a Tensor) from node ``grad_fn`` to the leaves.
 
-    Nodes are visited in topological order, so a node runs once, after all of
-    its consumers have added their share to its gradient (the generalised
-    chain rule, handout §0.1.6): the cost is linear in the size of the graph.
+    The recursive depth-first search of handout §0.1.5: call
+    ``grad_fn.apply(grad_of_outputs)``. For a ``BackwardFunction`` that
+    returns one gradient per parent in ``grad_fn.next_functions``; recurse
+    into each parent with its gradient. The base cases: a parent that is
+    None (a constant) gets nothing, and an ``AccumulateGrad`` (a leaf) stores
+    what it receives, adding it to what it already has (§0.1.6), and has no
+    parents to recurse into.
     """
     # BEGIN SOLUTION
+    # The reference does not recurse: a recursive DFS runs a node once per
+    # path that reaches it (2^60 times for `x = x + x` repeated 60 times)
+    # and overflows Python's stack on deep graphs. It orders the nodes once
+    # (topological_sort) and runs each node once, with the sum of everything
+    # its consumers passed it: linear time, any depth, the same gradients.
     pending = {grad_fn: grad_of_outputs}  # node -> sum of the gradients it has received
     for node in topological_sort(grad_fn):
         grad = pending.pop(node, None)

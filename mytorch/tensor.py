@@ -59,9 +59,11 @@ class Tensor:
     # ``np.float64(2) * t`` calls ``t.__rmul__`` and gives a Tensor.
     __array_ufunc__ = None
 
+    # BEGIN REFERENCE ONLY
     # True only on a gradient made by ``autograd_engine.fresh_grad``: an array
     # nothing else references, which a leaf may keep as its .grad uncopied.
     _fresh = False
+    # END REFERENCE ONLY
 
     def __init__(self, data, requires_grad=False, is_leaf=True, is_parameter=False):
         if type(data) is not np.ndarray:

@@ -17,6 +17,14 @@ prints::
     ...
     Step 8: AccumulateGrad of a receives 2: a.grad: 1 -> 3
 
+The step numbers follow the order in which the engine visits the nodes.
+The reference's engine visits them in the handout's order (Steps 1-8 of
+§0.1.5: ``c`` before ``d``, ``a`` before ``Mul``). A recursive DFS that
+visits each node's parents in the order of ``next_functions`` reaches ``d``
+before ``c``, so the same steps come in another order; as the handout's
+footnote 5 says, the order of the parents does not matter, and the
+gradients are the same.
+
 The trace does not change the engine. For the duration of the ``with``
 block it wraps three methods: ``Tensor.backward`` (Step 1, the seed),
 ``BackwardFunction.apply`` (one step per operation node) and

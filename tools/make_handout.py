@@ -14,20 +14,34 @@ The reference marks the code students write with comment lines::
 Each region becomes one line at the region's indentation,
 ``raise NotImplementedError("Sub.forward: your code here; see handout
 §1.1.1 Subtract")``, so the starter code imports, the freebies work, and
-the autograder scores every unfinished problem 0. Everything outside the
-regions (docstrings, comments, freebies, autograder, scripts, README) is
-copied unchanged, with its file mode.
+the autograder scores every unfinished problem 0. The elementary
+operations the handout leaves to the student's choice (OPTIONAL) say
+"optional: you may need this for handout §2.x" instead.
+
+A region opened with ``# BEGIN SOLUTION (TODO)`` does not raise: it becomes
+its kit lines (the comment lines inside it starting with ``#| ``) as plain
+comments, for code whose given surroundings must keep working before the
+student writes it (``Function.apply``: the given code runs the forward).
+
+Code only the reference has (what goes beyond the handout) sits between
+whole lines ``# BEGIN REFERENCE ONLY`` and ``# END REFERENCE ONLY`` in
+Python and TOML files; the kit leaves such blocks out, markers included.
+Everything else (docstrings, comments, freebies, autograder, scripts,
+README) is copied unchanged, with its file mode.
 
 The markers are validated before anything is written: a region must sit
 inside a function body, open and close at the same indentation, hold code,
-and not nest. Any violation is an error naming the file and line, and no
-handout is produced.
+and not nest; a (TODO) region needs kit lines; reference-only blocks are
+balanced, do not nest, hold no region and lie in none, and the kit's copy
+of every file must parse. Any violation is an error naming the file and
+line, and no handout is produced.
 
 Files copied: those git would commit (tracked, plus untracked files that
 .gitignore does not exclude) in a git checkout, else every file found
 walking the tree, skipping caches, virtualenvs, build metadata and
 generated data. Never copied: DROPPED below (the reference's own test suite
-and CI, which test solution internals, its benchmarks, and this tool).
+and CI, which test solution internals, its benchmarks, the model student
+solution, and this tool).
 Markdown files lose their blocks between ``<!-- BEGIN REFERENCE ONLY -->``
 and ``<!-- END REFERENCE ONLY -->`` lines (what only the reference's
 developers run).
@@ -45,6 +59,19 @@ from pathlib import Path
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
+# A region opened with this marker does not become a raise: its kit lines
+# (comment lines starting with TODO_PREFIX) become the stub, as plain
+# comments. For code whose given surroundings must keep working before the
+# student fills the region in (Function.apply runs the forward in given code).
+BEGIN_TODO = "# BEGIN SOLUTION (TODO)"
+TODO_PREFIX = "#| "
+
+# Whole-line markers around code (or TOML) that only the reference has: the
+# block, markers included, is left out of the kit. Blocks do not nest, hold
+# no solution region and lie in no solution region.
+REF_BEGIN = "# BEGIN REFERENCE ONLY"
+REF_END = "# END REFERENCE ONLY"
+REF_SUFFIXES = (".py", ".toml")
 
 # Project paths (relative, "/"-separated) left out of the handout; a
 # trailing "/" drops a whole folder.
@@ -53,6 +80,7 @@ DROPPED = (
     ".ci/",                   # the reference's CI, which runs that suite
     "tools/make_handout.py",  # this tool: staff only
     "bench/",                 # the reference's speed benchmarks
+    "tools/model_solution/",  # the handout-style model student solution: staff only
 )
 
 # Never part of a handout, tracked or not: caches, environments, build
@@ -84,25 +112,19 @@ SECTIONS = {
     },
     "mytorch/autograd_engine.py": {
         "Function.apply": "§1.2 Autograd and Appendix A",
-        "topological_sort": "§1.2 Autograd (§0.1.5-§0.1.6)",
         "backward": "§1.2 Autograd (§0.1.5-§0.1.6)",
     },
     "mytorch/nn/functional.py": {
         "Sub": "§1.1.1 Subtract",
         "Mul": "§1.1.2 Multiply",
         "Div": "§1.1.3 Divide",
-        "unbroadcast": "§2.1 Linear Layer (broadcasting)",
-        "MatMul": "§2.1 Linear Layer (needs x @ W^T)",
-        "LinearFunction": "§2.1 Linear Layer",
-        "linear": "§2.1 Linear Layer",
+        "unbroadcast": "§2.1 Linear Layer (Add, and your Sub/Mul/Div, must support different shapes)",
+        "MatMul": "§2.1 Linear Layer (x @ W^T)",
         "ReLU": "§2.2 ReLU",
-        "Sum": "§2.4 Batch Normalization (needs sums, eqs. 3-4)",
-        "Pow": "§2.4 Batch Normalization (needs ** 0.5, eq. 5)",
-        "BatchNormFunction": "§2.4 Batch Normalization and Appendix C",
-        "batch_norm": "§2.4 Batch Normalization and Appendix C",
-        "Exp": "§2.5 Cross Entropy Loss (needs exp, Appendix B.1)",
-        "Neg": "§2.5 Cross Entropy Loss (needs -x)",
-        "CrossEntropyFunction": "§2.5 Cross Entropy Loss and Appendix B",
+        "Sum": "§2.4 Batch Normalization (sums, eqs. 3-4)",
+        "Pow": "§2.4 Batch Normalization (** 0.5, eq. 5)",
+        "Exp": "§2.5 Cross Entropy Loss (exp, Appendix B.1)",
+        "Neg": "§2.5 Cross Entropy Loss (-x)",
         "cross_entropy": "§2.5 Cross Entropy Loss and Appendix B",
     },
     "mytorch/nn/sequential.py": {"*": "§2.1 Linear Layer (Sequential)"},
@@ -115,6 +137,14 @@ SECTIONS = {
         "train": "§3.2 train()",
         "validate": "§3.3 validate()",
     },
+}
+
+
+# Elementary operations the handout leaves to the student's choice ("you
+# will need to implement your OWN operations/functions if you need them"):
+# their stubs say so. By file, then class or function name.
+OPTIONAL = {
+    "mytorch/nn/functional.py": {"MatMul", "Sum", "Pow", "Exp", "Neg"},
 }
 
 
@@ -131,10 +161,21 @@ class Region:
     indent: str      # the markers' indentation, which the stub takes
     owner: str       # qualified name of the enclosing function, e.g. "Sub.forward"
     section: "str | None"  # handout section for the hint; None if SECTIONS has none
+    todo: tuple = ()  # a (TODO) region: its kit lines, prefix removed, relative indentation kept
+
+    @property
+    def optional(self):
+        """True for an elementary operation the student may choose to write (see OPTIONAL)."""
+        return self.owner.split(".")[0] in OPTIONAL.get(self.path, ())
 
     def stub(self):
-        """The line that replaces the region (with its newline)."""
-        if self.section:
+        """The text that replaces the region (lines with their newlines)."""
+        if self.todo:
+            return "".join(f"{self.indent}{line}".rstrip() + "\n" for line in self.todo)
+        if self.section and self.optional:
+            hint = (f"{self.owner}: optional: you may need this for handout {self.section}; "
+                    "your code here")
+        elif self.section:
             hint = f"{self.owner}: your code here; see handout {self.section}"
         else:
             hint = f"{self.owner} in {self.path}: your code here; see the handout"
@@ -215,24 +256,25 @@ def find_regions(source, path):
         if not looks_like_marker:
             continue
         where = f"{path}:{line_no}"
-        if text not in (BEGIN, END):
-            errors.append(f"{where}: malformed marker {text!r}; write exactly {BEGIN!r} or {END!r}")
+        if text not in (BEGIN, BEGIN_TODO, END):
+            errors.append(f"{where}: malformed marker {text!r}; write exactly {BEGIN!r} "
+                          f"(or {BEGIN_TODO!r}) or {END!r}")
             continue
         if lines[line_no - 1][:col].strip():
             errors.append(f"{where}: {text!r} follows code on the same line; put the marker on a line of its own")
             continue
         indent = lines[line_no - 1][:col]
-        if text == BEGIN:
+        if text in (BEGIN, BEGIN_TODO):
             if open_at is not None:
-                errors.append(f"{where}: nested region: {BEGIN!r} while the region opened on line "
+                errors.append(f"{where}: nested region: {text!r} while the region opened on line "
                               f"{open_at[0]} is still open (regions cannot nest)")
                 continue
-            open_at = (line_no, indent)
+            open_at = (line_no, indent, text == BEGIN_TODO)
             continue
         if open_at is None:
             errors.append(f"{where}: {END!r} without a {BEGIN!r} before it")
             continue
-        begin, begin_indent = open_at
+        begin, begin_indent, is_todo = open_at
         open_at = None
         if indent != begin_indent:
             errors.append(f"{where}: {END!r} is indented {len(indent)} columns but its {BEGIN!r} "
@@ -242,8 +284,23 @@ def find_regions(source, path):
         if problem:
             errors.append(f"{path}:{begin}: {problem}")
             continue
+        todo, problem = _todo_lines(lines, begin, line_no, indent, is_todo)
+        if problem:
+            errors.append(f"{path}:{begin}: {problem}")
+            continue
         owner = _owner(functions, begin, indent)
-        regions.append(Region(path, begin, line_no, indent, owner, section_for(path, owner)))
+        regions.append(Region(path, begin, line_no, indent, owner, section_for(path, owner), todo))
+    stray = [n for n, line in enumerate(lines, 1) if line.strip().startswith(TODO_PREFIX.strip())
+             and not any(r.todo and r.begin < n < r.end for r in regions)
+             and n not in in_strings]
+    errors += [f"{path}:{n}: a {TODO_PREFIX.strip()!r} kit line outside a {BEGIN_TODO!r} region "
+               "would ship as is" for n in stray]
+    blocks = reference_only_blocks(source, path, errors)
+    for region in regions:
+        for b, e in blocks:
+            if b <= region.end and region.begin <= e:
+                errors.append(f"{path}:{b}: the reference-only block {b}-{e} overlaps the solution region "
+                              f"{region.begin}-{region.end}; keep them apart")
     if open_at is not None:
         errors.append(f"{path}:{open_at[0]}: {BEGIN!r} is never closed by an {END!r}")
     if errors:
@@ -255,7 +312,87 @@ def find_regions(source, path):
     except SyntaxError as err:
         raise HandoutError(f"{path}:{err.lineno}: after replacing the solution regions the file does "
                            f"not parse ({err.msg}); check the markers around that line") from None
+    if blocks:
+        try:
+            ast.parse(kit_source(source, regions, blocks), path)
+        except SyntaxError as err:
+            raise HandoutError(f"{path}: without its reference-only blocks the file does not parse "
+                               f"({err.msg}, line {err.lineno} of the kit's copy); check the "
+                               f"{REF_BEGIN!r} markers") from None
     return regions
+
+
+def _todo_lines(lines, begin, end, indent, is_todo):
+    """The kit lines of a (TODO) region (prefix removed), and a problem with them or None."""
+    if not is_todo:
+        return (), None
+    todo = []
+    for n in range(begin + 1, end):
+        line = lines[n - 1]
+        stripped = line.strip()
+        if stripped == TODO_PREFIX.strip() or stripped.startswith(TODO_PREFIX):
+            if not line.startswith(indent):
+                return (), f"kit line {n} is indented less than its region's markers"
+            rest = line[len(indent):]
+            extra = rest[:len(rest) - len(rest.lstrip())]
+            todo.append("# " + extra + stripped[len(TODO_PREFIX):] if stripped != TODO_PREFIX.strip() else "#")
+    if not todo:
+        return (), (f"region {begin}-{end} opens with {BEGIN_TODO!r} but has no kit lines "
+                    f"(comment lines starting with {TODO_PREFIX!r}) to become its stub")
+    return tuple(todo), None
+
+
+def reference_only_blocks(text, path, errors):
+    """(first, last) 1-based marker lines of each REF_BEGIN ... REF_END block; problems go to ``errors``."""
+    blocks, start = [], None
+    for n, line in enumerate(text.splitlines(), 1):
+        marker = line.strip()
+        if marker.lstrip("#").strip().upper().startswith(("BEGIN REFERENCE", "END REFERENCE")) \
+                and marker not in (REF_BEGIN, REF_END):
+            errors.append(f"{path}:{n}: malformed marker {marker!r}; write exactly {REF_BEGIN!r} or {REF_END!r}")
+        elif marker == REF_BEGIN:
+            if start is not None:
+                errors.append(f"{path}:{n}: {REF_BEGIN!r} inside the block opened at line {start} "
+                              "(reference-only blocks cannot nest)")
+            else:
+                start = n
+        elif marker == REF_END:
+            if start is None:
+                errors.append(f"{path}:{n}: {REF_END!r} without a {REF_BEGIN!r} before it")
+            else:
+                blocks.append((start, n))
+                start = None
+        elif start is not None and marker in (BEGIN, BEGIN_TODO, END):
+            errors.append(f"{path}:{n}: solution marker inside the reference-only block opened at line "
+                          f"{start}; that block never reaches the kit, so it needs no solution region")
+    if start is not None:
+        errors.append(f"{path}:{start}: {REF_BEGIN!r} is never closed by {REF_END!r}")
+    return blocks
+
+
+def kit_source(source, regions, blocks):
+    """``source`` as the kit has it: regions replaced by their stubs, reference-only blocks left out."""
+    lines = source.splitlines(keepends=True)
+    cut = {n for b, e in blocks for n in range(b, e + 1)}
+    starts = {r.begin: r for r in regions}
+    ends = {n for r in regions for n in range(r.begin, r.end + 1)}
+    out, after_cut = [], False
+    for n, line in enumerate(lines, 1):
+        if n in cut:
+            after_cut = True
+            continue
+        if after_cut and not line.strip():
+            # The blank lines around a cut block: keep no more than two in a row.
+            trailing = len(out) - next((i + 1 for i in range(len(out) - 1, -1, -1) if out[i].strip()), 0)
+            if trailing >= 2:
+                continue
+        else:
+            after_cut = False
+        if n in starts:
+            out.append(starts[n].stub())
+        elif n not in ends:
+            out.append(line)
+    return "".join(out)
 
 
 def _owner(functions, begin, indent):
@@ -282,10 +419,7 @@ def _region_problem(lines, in_strings, functions, begin, end, indent):
 
 def stub_source(source, regions):
     """``source`` with each of ``regions`` (from ``find_regions``) replaced by its stub line."""
-    lines = source.splitlines(keepends=True)
-    for region in sorted(regions, key=lambda r: r.begin, reverse=True):
-        lines[region.begin - 1:region.end] = [region.stub()]
-    return "".join(lines)
+    return kit_source(source, regions, ())
 
 
 # ---------------------------------------------------------------- the project's files
@@ -341,12 +475,24 @@ def plan(root):
             except (UnicodeDecodeError, HandoutError) as err:
                 errors.append(str(err) if isinstance(err, HandoutError) else f"{rel}: not UTF-8 text")
             continue
+        if rel.endswith(REF_SUFFIXES) and not rel.endswith(".py"):
+            errors += _markers_outside_python(root, rel)
+            try:
+                text = (root / rel).read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                errors.append(f"{rel}: not UTF-8 text")
+                continue
+            blocks = reference_only_blocks(text, rel, errors)
+            if blocks:
+                stubbed[rel] = kit_source(text, (), blocks)
+            continue
         if not rel.endswith(".py"):
             errors += _markers_outside_python(root, rel)
             continue
         try:
             source = (root / rel).read_text(encoding="utf-8")
             found = find_regions(source, rel)
+            blocks = reference_only_blocks(source, rel, [])  # find_regions reported their problems
         except UnicodeDecodeError as err:
             errors.append(f"{rel}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8")
             continue
@@ -355,7 +501,8 @@ def plan(root):
             continue
         if found:
             regions[rel] = found
-            stubbed[rel] = stub_source(source, found)
+        if found or blocks:
+            stubbed[rel] = kit_source(source, found, blocks)
     if errors:
         raise HandoutError("\n".join(errors))
     return files, regions, stubbed
@@ -459,7 +606,9 @@ def main(argv=None):
         prog="make_handout.py",
         description="Generate the student starter code from this reference: copy the project into "
                     f"OUT_DIR, replacing every '{BEGIN}' ... '{END}' region (always inside a function body) "
-                    "with a line that raises NotImplementedError and names the handout section to read. "
+                    "with a line that raises NotImplementedError and names the handout section to read "
+                    f"('{BEGIN_TODO}' regions become their '{TODO_PREFIX.strip()}' kit lines, as comments), and "
+                    f"leaving out every '{REF_BEGIN}' ... '{REF_END}' block (Python, TOML). "
                     "Everything else is copied unchanged with its file mode; the reference's test suite "
                     f"and CI and this tool are left out ({', '.join(DROPPED)}). Markers are validated "
                     "first: an unbalanced, nested, empty or module/class-level region is an error naming "

@@ -47,9 +47,20 @@ class BatchNorm1d(Module):
         self.running_var = Tensor(np.ones(self.num_features))
 
     def forward(self, x):
-        """``x`` (batch, num_features) -> normalised, scaled and shifted, same shape."""
+        """``x`` (batch, num_features) -> normalised, scaled and shifted, same shape.
+
+        Compose it from tensor operations (handout §2.4, eqs. 3-9): the batch
+        mean and the biased variance from sums over axis 0 (a ``Sum``
+        operation you may write, with ``Tensor.sum``), ``** 0.5`` or another
+        operation for the square root, then ``gamma * x_hat + beta``. In
+        training mode also update ``running_mean`` and ``running_var`` (with
+        the unbiased variance, eq. 7); they are no part of any graph, so
+        update their ``.data`` with NumPy. In eval mode normalise with them.
+        """
         self._check_input(x)
         # BEGIN SOLUTION
+        # The reference uses one fused operation with a hand-derived backward;
+        # composed operations give the same values and gradients (tests/test_nn_composed.py).
         return F.BatchNormFunction.apply(x, self.gamma, self.beta, self.running_mean.data,
                                          self.running_var.data, self.is_train, self.momentum, self.eps)
         # END SOLUTION

@@ -4,11 +4,19 @@ Each class computes its result with NumPy in ``forward`` and the gradients
 w.r.t. its tensor inputs in ``backward``, right below. Elementwise operations
 broadcast like NumPy; their backward sums each gradient back to the shape of
 its input with ``unbroadcast``.
+
+Part 2 builds on these: Linear, BatchNorm and cross-entropy are compositions
+of elementary operations (handout §2: "you will need to implement your OWN
+operations/functions if you need them"), so their gradients come from the
+operations' own backwards.
 """
 import numpy as np
 
-from mytorch.autograd_engine import Function, fresh_grad
+from mytorch.autograd_engine import Function
 from mytorch.tensor import Tensor
+# BEGIN REFERENCE ONLY
+from mytorch.autograd_engine import fresh_grad
+# END REFERENCE ONLY
 
 
 def unbroadcast(grad, shape):
@@ -20,6 +28,11 @@ def unbroadcast(grad, shape):
     """
     if grad.shape == shape:
         return grad
+    if all(n == 1 for n in shape):
+        # A number broadcast to every element (x + 1.0, x * 2): it received
+        # the sum of all of them. Given, so that Part 1 works with numbers;
+        # the general case is yours to write in §2.1.
+        return grad.sum().reshape(shape)
     # BEGIN SOLUTION
     extra = grad.ndim - len(shape)
     if extra:
@@ -320,14 +333,10 @@ class MatMul(Function):
 
 
 # =============================================================================
-# Neural-network operations (handout Part 2): activations, layers and the loss.
-#
-# Linear, batch norm and cross-entropy could be composed from the elementary
-# operations above, but each is one Function here with a hand-derived
-# backward: one graph node instead of ten saves the per-operation Python
-# overhead that dominates small networks, and skips the intermediate arrays.
-# A backward returns None for an input that needs no gradient (the data fed
-# to the first layer), so no time is spent on it.
+# Neural-network operations (handout Part 2): the ReLU activation (§2.2),
+# Sigmoid and Tanh (given complete: beyond the handout), and the loss (§2.5).
+# Linear and BatchNorm1d (nn/linear.py, nn/batchnorm.py) and cross_entropy
+# below are compositions of the elementary operations above.
 # =============================================================================
 
 class ReLU(Function):
@@ -400,6 +409,15 @@ def tanh(input):
     return Tanh.apply(input)
 
 
+# BEGIN REFERENCE ONLY
+# The reference's fused layers. Linear, batch norm and cross-entropy could be
+# composed from the elementary operations above (the student's route; the
+# tests check both give the same values and gradients), but each is one
+# Function here with a hand-derived backward: one graph node instead of ten
+# saves the per-operation Python overhead that dominates small networks, and
+# skips the intermediate arrays. A backward returns None for an input that
+# needs no gradient (the data fed to the first layer), so no time is spent on it.
+
 class LinearFunction(Function):
     """``x @ weight.T + bias`` in one node (handout §2.1).
 
@@ -408,7 +426,6 @@ class LinearFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        # BEGIN SOLUTION
         out = x.data @ weight.data.T
         if bias is not None:
             out = _add_into(out, bias.data)
@@ -418,11 +435,9 @@ class LinearFunction(Function):
         ctx.needs_weight_grad = weight.requires_grad
         ctx.needs_bias_grad = bias is not None and bias.requires_grad
         return Tensor(out)
-        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
-        # BEGIN SOLUTION
         x, weight = ctx.saved_tensors
         g = grad_output.data
         grad_x = grad_weight = grad_bias = None
@@ -438,7 +453,6 @@ class LinearFunction(Function):
         if ctx.has_bias:
             return grad_x, grad_weight, grad_bias
         return grad_x, grad_weight
-        # END SOLUTION
 
 
 def linear(input, weight, bias=None):
@@ -461,9 +475,7 @@ def linear(input, weight, bias=None):
         if bias.shape != (out_features,):
             raise ValueError(f"linear: bias must have shape ({out_features},) to match weight "
                              f"{weight.shape}, got {bias.shape}")
-    # BEGIN SOLUTION
     return LinearFunction.apply(input, weight, bias)
-    # END SOLUTION
 
 
 class BatchNormFunction(Function):
@@ -477,7 +489,6 @@ class BatchNormFunction(Function):
 
     @staticmethod
     def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
-        # BEGIN SOLUTION
         ctx.needs_x_grad = x.requires_grad
         ctx.training = training
         ctx.gamma = gamma.data
@@ -504,11 +515,9 @@ class BatchNormFunction(Function):
             out = _add_into(x.data * scale, beta.data - mean * scale)
             ctx.x, ctx.mean, ctx.inv_std, ctx.scale = x.data, mean, inv_std, scale
         return Tensor(out)
-        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
-        # BEGIN SOLUTION
         g = grad_output.data
         grad_beta = _sum_rows(g)
         if ctx.training:
@@ -530,7 +539,6 @@ class BatchNormFunction(Function):
             grad_gamma = _sum_rows(g * (ctx.x - ctx.mean)) * ctx.inv_std
             grad_x = fresh_grad(g * ctx.scale) if ctx.needs_x_grad else None
         return grad_x, fresh_grad(grad_gamma), fresh_grad(grad_beta)
-        # END SOLUTION
 
 
 def batch_norm(input, running_mean, running_var, weight, bias, training=False, momentum=0.1, eps=1e-5):
@@ -566,9 +574,7 @@ def batch_norm(input, running_mean, running_var, weight, bias, training=False, m
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and running_var")
     running_mean = None if running_mean is None else running_mean.data
     running_var = None if running_var is None else running_var.data
-    # BEGIN SOLUTION
     return BatchNormFunction.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)
-    # END SOLUTION
 
 
 class CrossEntropyFunction(Function):
@@ -579,7 +585,6 @@ class CrossEntropyFunction(Function):
 
     @staticmethod
     def forward(ctx, predicted, labels):
-        # BEGIN SOLUTION
         x = predicted.data
         n = x.shape[0]
         rows = np.arange(n)
@@ -593,18 +598,18 @@ class CrossEntropyFunction(Function):
         exp /= total[:, None]       # now the softmax
         ctx.softmax, ctx.rows, ctx.labels = exp, rows, labels
         return Tensor(np.asarray(loss, dtype=exp.dtype))
-        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
-        # BEGIN SOLUTION
         # d(loss)/d(logits) = (softmax - one_hot(labels)) / batch (handout App. B.2),
         # scaled by the incoming gradient; the softmax stays intact for another backward.
         scale = grad_output.data / ctx.softmax.shape[0]
         grad = ctx.softmax * scale
         grad[ctx.rows, ctx.labels] -= scale
         return (fresh_grad(grad),)
-        # END SOLUTION
+
+
+# END REFERENCE ONLY
 
 
 def cross_entropy(predicted, target):
@@ -613,6 +618,13 @@ def cross_entropy(predicted, target):
     ``loss = mean_n(logsumexp(predicted[n]) - predicted[n, target[n]])``:
     log-softmax then negative log-likelihood, averaged over the batch
     (handout §2.5, Appendix B). Returns a 0-d Tensor.
+
+    Compose it from tensor operations, so that autograd derives its gradient:
+    LogSumExp with the trick of Appendix B.1 (subtract each row's maximum,
+    a constant, before exp; add it back after log), then pick each row's
+    true-class term, e.g. by multiplying with a one-hot matrix of the labels
+    (a constant Tensor) and summing. ``labels`` below is the validated
+    ``target.data``, an ndarray of class indices.
     """
     labels = _check_cross_entropy_args(predicted, target)
     # BEGIN SOLUTION
@@ -620,6 +632,7 @@ def cross_entropy(predicted, target):
     # END SOLUTION
 
 
+# BEGIN REFERENCE ONLY
 def _add_into(out, b):
     """``out + b``, written into ``out`` (a fresh array) when that keeps NumPy's result dtype."""
     if out.dtype == b.dtype or out.dtype == np.result_type(out, b):
@@ -653,6 +666,7 @@ def _ones(n, dtype):
         ones = _ONES[n, dtype] = np.ones(n, dtype)
         ones.flags.writeable = False
     return ones
+# END REFERENCE ONLY
 
 
 def check_tensor(op, name, value):

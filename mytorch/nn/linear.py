@@ -39,9 +39,17 @@ class Linear(Module):
                            requires_grad=True, is_parameter=True)
 
     def forward(self, x):
-        """``x`` (batch, in_features) -> (batch, out_features)."""
+        """``x`` (batch, in_features) -> (batch, out_features): ``x @ self.weight.T() + self.bias``.
+
+        Compose it from tensor operations (handout §2.1): a matrix product
+        (MatMul, which you write in nn/functional.py, behind ``Tensor.__matmul__``),
+        the given Transpose, and Add with broadcasting (the bias (out_features,)
+        is added to every row).
+        """
         self._check_input(x)
         # BEGIN SOLUTION
+        # The reference uses one fused operation; x @ self.weight.T() + self.bias
+        # gives the same values and gradients (tests/test_nn_composed.py).
         return F.LinearFunction.apply(x, self.weight, self.bias)
         # END SOLUTION
 
