@@ -390,6 +390,13 @@ def _index_key(index):
     NumPy returns a (0-d) array, never a NumPy scalar: ``t[0]`` of a vector
     stays a view, as in PyTorch.
     """
+    if isinstance(index, list) and any(isinstance(i, (list, tuple, slice, np.ndarray, Tensor)) or i is None
+                                       or i is Ellipsis for i in index):
+        # PyTorch 2.13 still reads such a list as a tuple (deprecated), NumPy as one index array.
+        raise IndexError(
+            "tensor[[...]]: a list holding lists, slices, None or arrays is ambiguous (PyTorch 2.13 reads "
+            "it as a tuple of indices, NumPy as one index array); write t[tuple(seq)] for the first, "
+            "t[Tensor(seq)] for the second")
     parts = index if isinstance(index, tuple) else (index,)
     key = []
     for part in parts:

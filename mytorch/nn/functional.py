@@ -738,7 +738,8 @@ class GetItem(Function):
 def _show_key(key):
     """``key`` as the user wrote it, without the Ellipsis that ``Tensor.__getitem__`` appends."""
     parts = key[:-1] if key and key[-1] is Ellipsis else key
-    shown = ", ".join("..." if p is Ellipsis else ":" if p == slice(None) else repr(p) for p in parts)
+    shown = ", ".join("..." if p is Ellipsis else ":" if isinstance(p, slice) and p == slice(None)
+                      else repr(p) for p in parts)
     return f"[{shown}]"
 
 
