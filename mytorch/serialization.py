@@ -78,8 +78,14 @@ def load(f):
         raise ValueError(f"{where}: this is a single .npy array, not a file written by mytorch.save "
                          "(an .npz archive of named arrays)")
     with archive:
+        others = [name for name in archive.zip.namelist() if not name.endswith(".npy")]
+        if others:  # e.g. torch.save's zip, which holds a pickle
+            raise ValueError(f"{where}: not a file written by mytorch.save: it holds {others[0]!r}, not only "
+                             ".npy arrays (a file from torch.save? MyTorch never unpickles files, since "
+                             "unpickling can run any code)")
         try:
-            return collections.OrderedDict((name, archive[name]) for name in archive.files)
+            state = collections.OrderedDict((name, archive[name]) for name in archive.files)
         except ValueError as err:
             raise ValueError(f"{where}: the file holds pickled (object) arrays, which MyTorch refuses "
                              f"to load since unpickling can run any code ({err})") from None
+    return state
