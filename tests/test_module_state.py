@@ -328,6 +328,23 @@ def test_linear_without_bias_draws_the_same_weight():
     np.testing.assert_array_equal(with_bias.weight.data, without.weight.data)
 
 
+def test_model_without_biases_trains_as_torch(torch):
+    np.random.seed(1)
+    model = nn.Sequential(nn.Linear(3, 4, bias=False), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    twin = torch_twin(torch, model)
+    opt, topt = optim.SGD(model.parameters(), lr=0.1), torch.optim.SGD(twin.parameters(), lr=0.1)
+    x, y = np.random.normal(size=(8, 3)), np.random.randint(0, 2, 8)
+    for _ in range(3):
+        opt.zero_grad()
+        topt.zero_grad()
+        nn.CrossEntropyLoss()(model(Tensor(x)), Tensor(y)).backward()
+        torch.nn.functional.cross_entropy(twin(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        opt.step()
+        topt.step()
+    close(model[0].weight, twin[0].weight)
+    close(model[3].bias, twin[3].bias)
+
+
 def test_sgd_trains_a_model_without_biases():
     np.random.seed(0)
     model = nn.Sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False))
