@@ -122,6 +122,18 @@ def test_random_basic_and_array_indices_match_torch(torch, data):
     check_index(torch, rng.normal(size=shape), index, rng)
 
 
+@given(data=st.data())
+@HYPOTHESIS
+def test_random_masks_and_repeated_indices_match_torch(torch, data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    lead = data.draw(st.integers(1, len(shape)))
+    mask = data.draw(hnp.arrays(np.bool_, shape[:lead]))
+    check_index(torch, rng.normal(size=shape), mask, rng)
+    rows = data.draw(st.lists(st.integers(-shape[0], shape[0] - 1), min_size=1, max_size=6))
+    check_index(torch, rng.normal(size=shape), (np.array(rows),), rng)
+
+
 def test_basic_index_is_a_view_array_index_a_copy():
     x = Tensor(np.zeros((2, 3)))
     row = x[0]

@@ -1,6 +1,9 @@
 """max, min, argmax and argmin against PyTorch 2.13: values, indices, gradients and tie rules."""
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from mytorch import Tensor
 from nn_parity import close
@@ -139,3 +142,25 @@ def test_max_used_twice_accumulates(torch, rng):
     out.backward()
     tout.backward()
     close(x.grad, tx.grad)
+
+
+@given(data=st.data())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_tensors_with_many_ties_match_torch(torch, data):
+    # Few distinct values, so most rows have ties: the tie rules must agree everywhere.
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    array = data.draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 0.0, 2.0])))
+    name = data.draw(st.sampled_from(["max", "min"]))
+    dim = data.draw(st.none() | st.integers(-len(shape), len(shape) - 1))
+    keepdim = dim is not None and data.draw(st.booleans())
+    x, tx = pair(torch, array)
+    if dim is None:
+        out, tout = getattr(x, name)(), getattr(tx, name)()
+    else:
+        (out, indices), (tout, tindices) = getattr(x, name)(dim, keepdim), getattr(tx, name)(dim, keepdim)
+        np.testing.assert_array_equal(indices.data, tindices.numpy())
+    close(out, tout, rtol=0, atol=0)
+    g = np.arange(1.0, out.data.size + 1).reshape(out.shape)
+    (out * Tensor(g)).sum().backward()
+    tout.backward(torch.from_numpy(g))
+    close(x.grad, tx.grad, rtol=1e-15)

@@ -139,7 +139,8 @@ class Module:
             elif array.shape != tensor.shape:
                 problems.append(f"{name!r} has shape {array.shape}, the model's has shape {tensor.shape}")
             elif array.dtype != tensor.dtype:
-                problems.append(f"{name!r} has dtype {array.dtype}, the model's has dtype {tensor.dtype}")
+                problems.append(f"{name!r} has dtype {array.dtype}, the model's has dtype {tensor.dtype} "
+                                f"(convert one of them, e.g. array.astype(np.{tensor.dtype}))")
             else:
                 arrays[name] = array
         if problems:
