@@ -188,7 +188,7 @@ class Tensor:
         not recorded in any graph.
         """
         key = _index_key(index)
-        where = f"tensor{F._show_key(key)} = value"
+        where = f"tensor{F.format_index(key)} = value"
         if autograd_engine.is_grad_enabled():
             if self.requires_grad:
                 raise RuntimeError(

@@ -719,7 +719,7 @@ class GetItem(Function):
         try:
             out = a.data[key]
         except IndexError as err:
-            raise IndexError(f"GetItem: index {_show_key(key)} is invalid for a tensor of shape {a.shape}: "
+            raise IndexError(f"GetItem: index {format_index(key)} is invalid for a tensor of shape {a.shape}: "
                              f"{err}") from None
         ctx.shape, ctx.key, ctx.basic = a.shape, key, _is_basic_key(key)
         return Tensor(out)
@@ -735,7 +735,7 @@ class GetItem(Function):
         return (fresh_grad(grad),)
 
 
-def _show_key(key):
+def format_index(key):
     """``key`` as the user wrote it, without the Ellipsis that ``Tensor.__getitem__`` appends."""
     parts = key[:-1] if key and key[-1] is Ellipsis else key
     shown = ", ".join("..." if p is Ellipsis else ":" if isinstance(p, slice) and p == slice(None)
