@@ -4,5 +4,6 @@ from mytorch.autograd_engine import no_grad, is_grad_enabled  # noqa: F401
 from mytorch import nn, optim  # noqa: F401
 from mytorch import viz  # noqa: F401  (matplotlib is loaded only when a graph is drawn)
 from mytorch.tracing import trace  # noqa: F401
+from mytorch.serialization import load, save  # noqa: F401
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled", "nn", "optim", "trace", "viz"]
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "nn", "optim", "trace", "viz", "save", "load"]

@@ -1,4 +1,5 @@
 """Tensor: an np.ndarray plus what autograd needs to know about it (handout Appendix A)."""
+import collections
 import numbers
 
 import numpy as np
@@ -162,6 +163,97 @@ class Tensor:
         """A float64 tensor with uninitialised values."""
         return Tensor(np.empty(_shape_args(shape, "Tensor.empty")))
 
+    # ------------------------- indexing, iteration, max/min (issue 11, part B)
+    # Given code in the student kit, not a task. The Functions are at the end
+    # of nn/functional.py.
+
+    # Counts in-place changes of ``data`` (as PyTorch's ``_version``), so that
+    # a graph that saved this tensor can tell it was modified since.
+    _version = 0
+
+    def __getitem__(self, index):
+        """``t[index]`` as in PyTorch and NumPy, in the graph.
+
+        ``index``: ints, slices (also negative steps, which PyTorch refuses),
+        None, ``...``, and integer or bool index arrays (lists, ndarrays,
+        Tensors). Ints and slices give a view of this tensor's data, as in
+        PyTorch; index arrays give a copy. The gradient flows back to the
+        elements read, summed where an element was read more than once.
+        """
+        return F.GetItem.apply(self, _index_key(index))
+
+    def __setitem__(self, index, value):
+        """``t[index] = value``: write ``value`` (a number or Tensor, broadcast) into ``t``'s data in place.
+
+        Allowed where PyTorch allows in-place changes that MyTorch can follow:
+        on a tensor that does not require grad, or inside ``no_grad()``. It is
+        not recorded in any graph.
+        """
+        key = _index_key(index)
+        where = f"tensor{F.format_index(key)} = value"
+        if autograd_engine.is_grad_enabled():
+            if self.requires_grad:
+                raise RuntimeError(
+                    f"{where}: this tensor of shape {self.shape} requires grad, and assigning into it "
+                    "would change it behind the graph's back (PyTorch refuses this for a leaf, and "
+                    "records it for a result). Assign inside `with no_grad():` to change the values "
+                    "on purpose, or build a new tensor from operations")
+            if isinstance(value, Tensor) and value.requires_grad:
+                raise RuntimeError(
+                    f"{where}: the value requires grad, but assignment is not recorded in the graph, "
+                    "so its gradient would be lost silently (PyTorch would record it). Assign "
+                    "value.detach() to copy the numbers only")
+        if isinstance(value, Tensor):
+            value = value.data
+        elif not _is_number(value):
+            raise TypeError(f"{where}: value must be a number or a Tensor, got {type(value).__name__}"
+                            + ("; wrap it with Tensor(array)" if isinstance(value, np.ndarray) else ""))
+        try:
+            self.data[key] = value
+        except (IndexError, ValueError) as err:
+            shape = f" of shape {np.shape(value)}" if np.ndim(value) else ""
+            raise type(err)(f"{where}: cannot assign a value{shape} into a tensor of shape "
+                            f"{self.shape}: {err}") from None
+        self._version += 1
+
+    def __len__(self):
+        """The length of the first axis, as in PyTorch (a 0-d tensor has none)."""
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        """Iterate over the first axis: ``for row in t`` gives ``t[0], t[1], ...``, in the graph."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The largest element, as ``torch.Tensor.max``, in the graph.
+
+        ``t.max()``: a 0-d tensor; its gradient is shared evenly among tied
+        maxima. ``t.max(dim, keepdim=False)`` (also ``axis=``, ``keepdims=``):
+        a named tuple ``(values, indices)`` over axis ``dim``; ``indices`` is
+        an int64 tensor of the first maximum's position, and the gradient of
+        ``values`` goes to that element alone.
+        """
+        return _extremum(self, "max", True, dim, keepdim, axis, keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The smallest element; as ``max`` otherwise (``t.min()`` or ``t.min(dim)``)."""
+        return _extremum(self, "min", False, dim, keepdim, axis, keepdims)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the first maximum (int64 tensor, no gradient), as ``torch.argmax``.
+
+        Without ``dim`` the index is into the flattened tensor.
+        """
+        return _arg_extremum(self, "argmax", np.argmax, dim, keepdim, axis, keepdims)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """Index of the first minimum (int64 tensor, no gradient), as ``torch.argmin``."""
+        return _arg_extremum(self, "argmin", np.argmin, dim, keepdim, axis, keepdims)
+
     # ---------------------------------------------------------------- autograd
     def backward(self):
         """Compute the gradient of this tensor w.r.t. every leaf that requires grad.
@@ -288,6 +380,99 @@ def _operand(other, tensor, op, scalars=True):
     raise TypeError(
         f"unsupported operand for {op}: Tensor {tensor.shape} and {type(other).__name__}; "
         f"expected {expected}" + ("; wrap arrays with Tensor(array)" if isinstance(other, np.ndarray) else ""))
+
+
+# ----------------------------------------------- helpers of indexing and max/min
+
+def _index_key(index):
+    """``index`` of ``t[index]`` as a tuple NumPy indexes ``t.data`` with.
+
+    Tensors become their arrays, lists become arrays; index arrays must hold
+    integers or bools. An Ellipsis is appended when there is none, so that
+    NumPy returns a (0-d) array, never a NumPy scalar: ``t[0]`` of a vector
+    stays a view, as in PyTorch.
+    """
+    if isinstance(index, list) and any(isinstance(i, (list, tuple, slice, np.ndarray, Tensor)) or i is None
+                                       or i is Ellipsis for i in index):
+        # PyTorch 2.13 still reads such a list as a tuple (deprecated), NumPy as one index array.
+        raise IndexError(
+            "tensor[[...]]: a list holding lists, slices, None or arrays is ambiguous (PyTorch 2.13 reads "
+            "it as a tuple of indices, NumPy as one index array); write t[tuple(seq)] for the first, "
+            "t[Tensor(seq)] for the second")
+    parts = index if isinstance(index, tuple) else (index,)
+    key = []
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part.data
+        elif isinstance(part, list):
+            part = np.asarray(part)
+            if part.size == 0:
+                part = part.astype(np.int64)  # t[[]] selects nothing, as in PyTorch
+        if isinstance(part, np.ndarray) and part.dtype.kind not in "biu":
+            raise IndexError(f"tensor[...]: index arrays and tensors must hold integers or bools, "
+                             f"got dtype {part.dtype}")
+        key.append(part)
+    if not any(part is Ellipsis for part in key):
+        key.append(Ellipsis)
+    return tuple(key)
+
+
+def _reduction_axis(name, dim, axis, keepdim, keepdims, ndim):
+    """Resolve ``dim``/``axis`` and ``keepdim``/``keepdims`` of ``name``; check the axis exists."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}(): give dim or axis (the same thing), not both")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, Tensor):
+        raise TypeError(f"{name}(other): the elementwise {name}imum of two tensors is not part of "
+                        f"MyTorch; give {name}() a dim (an int) to reduce over")
+    if dim is not None:
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"{name}(): dim must be an int, got {type(dim).__name__}")
+        top = max(ndim, 1)  # a 0-d tensor accepts dim 0 or -1, as in PyTorch
+        if not -top <= dim < top:
+            raise IndexError(f"{name}(): dim {dim} is out of range for a tensor of {ndim} dimension(s) "
+                             f"(expected to be in range of [{-top}, {top - 1}])")
+        dim = int(dim) % top
+    return dim, bool(keepdim)
+
+
+_MaxResult = collections.namedtuple("max", ["values", "indices"])
+_MinResult = collections.namedtuple("min", ["values", "indices"])
+
+
+def _extremum(tensor, name, largest, dim, keepdim, axis, keepdims):
+    dim, keepdim = _reduction_axis(name, dim, axis, keepdim, keepdims, tensor.data.ndim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}(): keepdim=True needs a dim to reduce over")
+        return F.Extremum.apply(tensor, largest)
+    result = _MaxResult if largest else _MinResult
+    if tensor.data.ndim == 0:  # the only element is the extreme, at index 0
+        return result(F.GetItem.apply(tensor, (Ellipsis,)), Tensor(np.zeros((), np.int64)))
+    if tensor.shape[dim] == 0:
+        raise IndexError(f"{name}(): cannot reduce dim {dim} of size 0 (tensor of shape {tensor.shape}): "
+                         "an empty row has no extreme")
+    find = np.argmax if largest else np.argmin
+    indices = np.expand_dims(find(tensor.data, axis=dim), dim).astype(np.int64, copy=False)
+    values = F.TakeAlongAxis.apply(tensor, indices, dim, keepdim)
+    return result(values, Tensor(indices if keepdim else np.squeeze(indices, dim)))
+
+
+def _arg_extremum(tensor, name, find, dim, keepdim, axis, keepdims):
+    dim, keepdim = _reduction_axis(name, dim, axis, keepdim, keepdims, tensor.data.ndim)
+    data = tensor.data
+    if dim is None or data.ndim == 0:
+        if data.size == 0:
+            raise IndexError(f"{name}(): the tensor of shape {tensor.shape} is empty; give a dim to "
+                             "reduce over")
+        index = np.asarray(find(data), dtype=np.int64)
+        return Tensor(index.reshape((1,) * data.ndim) if keepdim else index)
+    if data.shape[dim] == 0:
+        raise IndexError(f"{name}(): cannot reduce dim {dim} of size 0 (tensor of shape {tensor.shape})")
+    return Tensor(np.asarray(find(data, axis=dim, keepdims=keepdim), dtype=np.int64))
 
 
 # Imported last: both modules use Tensor, which must exist by then.

@@ -27,10 +27,12 @@ def torch_twin(torch, model):
     if isinstance(model, nn.Sequential):
         return tnn.Sequential(*[torch_twin(torch, layer) for layer in model.layers])
     if isinstance(model, nn.Linear):
-        twin = tnn.Linear(model.in_features, model.out_features, dtype=torch.float64)
+        twin = tnn.Linear(model.in_features, model.out_features, bias=model.bias is not None,
+                          dtype=torch.float64)
         with torch.no_grad():
             twin.weight.copy_(torch.from_numpy(model.weight.data))
-            twin.bias.copy_(torch.from_numpy(model.bias.data))
+            if model.bias is not None:
+                twin.bias.copy_(torch.from_numpy(model.bias.data))
         return twin
     if isinstance(model, nn.BatchNorm1d):
         twin = tnn.BatchNorm1d(model.num_features, eps=model.eps, momentum=model.momentum,

@@ -43,8 +43,9 @@ class BatchNorm1d(Module):
         self.momentum = momentum
         self.gamma = Tensor(np.ones(self.num_features), requires_grad=True, is_parameter=True)
         self.beta = Tensor(np.zeros(self.num_features), requires_grad=True, is_parameter=True)
-        self.running_mean = Tensor(np.zeros(self.num_features))
-        self.running_var = Tensor(np.ones(self.num_features))
+        # Buffers: saved and loaded by state_dict()/load_state_dict(), never trained.
+        self.register_buffer("running_mean", Tensor(np.zeros(self.num_features)))
+        self.register_buffer("running_var", Tensor(np.ones(self.num_features)))
 
     def forward(self, x):
         """``x`` (batch, num_features) -> normalised, scaled and shifted, same shape.

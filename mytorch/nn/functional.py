@@ -701,3 +701,114 @@ def _check_cross_entropy_args(predicted, target):
         raise ValueError(f"cross_entropy: label {bad} is out of range for {classes} classes "
                          f"(expected 0 <= label <= {classes - 1})")
     return labels
+
+
+# =============================================================================
+# Indexing and max/min (issue 11, part B): given code in the student kit, not
+# a task. Tensor.__getitem__, max(), min(), argmax() and argmin() call these.
+# =============================================================================
+
+def _is_basic_key(key):
+    """True when ``key`` (a tuple) has no array index: NumPy then returns a view, and no element repeats."""
+    for part in key:
+        if type(part) is bool:  # a bool scalar acts as a 0-d mask: advanced indexing
+            return False
+        if not (part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer))):
+            return False
+    return True
+
+
+class GetItem(Function):
+    """``a[key]``, as NumPy indexes ``a.data``; ``key`` is a tuple of ints, slices, None,
+    Ellipsis, bools and integer or bool ndarrays (``Tensor.__getitem__`` builds it).
+
+    Basic indexing (ints, slices, None, Ellipsis) gives a view of ``a``'s data,
+    as in PyTorch; array indices give a copy. Backward sends each element of
+    the gradient back to where it was read from, summing over elements read
+    more than once (``a[[0, 0]]``).
+    """
+
+    @staticmethod
+    def forward(ctx, a, key):
+        try:
+            out = a.data[key]
+        except IndexError as err:
+            raise IndexError(f"GetItem: index {format_index(key)} is invalid for a tensor of shape {a.shape}: "
+                             f"{err}") from None
+        ctx.shape, ctx.key, ctx.basic = a.shape, key, _is_basic_key(key)
+        return Tensor(out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g = grad_output.data
+        grad = np.zeros(ctx.shape, dtype=g.dtype)
+        if ctx.basic:
+            grad[ctx.key] = g  # a view reads each element at most once
+        else:
+            np.add.at(grad, ctx.key, g)  # repeated indices add up
+        return (fresh_grad(grad),)
+
+
+def format_index(key):
+    """``key`` as the user wrote it, without the Ellipsis that ``Tensor.__getitem__`` appends."""
+    parts = key[:-1] if key and key[-1] is Ellipsis else key
+    shown = ", ".join("..." if p is Ellipsis else ":" if isinstance(p, slice) and p == slice(None)
+                      else repr(p) for p in parts)
+    return f"[{shown}]"
+
+
+class TakeAlongAxis(Function):
+    """``a``'s elements at ``indices`` along ``axis``: the values of ``max(dim)``/``min(dim)``.
+
+    ``indices`` (int ndarray) has ``a``'s shape with length 1 along ``axis``
+    (``np.take_along_axis``); the output drops that axis unless ``keepdim``.
+    Backward puts each gradient at the element it came from, zero elsewhere.
+    """
+
+    @staticmethod
+    def forward(ctx, a, indices, axis, keepdim):
+        out = np.take_along_axis(a.data, indices, axis)
+        if not keepdim:
+            out = np.squeeze(out, axis)
+        ctx.shape, ctx.indices, ctx.axis, ctx.keepdim = a.shape, indices, axis, keepdim
+        return Tensor(out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        g = grad_output.data
+        if not ctx.keepdim:
+            g = np.expand_dims(g, ctx.axis)
+        grad = np.zeros(ctx.shape, dtype=g.dtype)
+        np.put_along_axis(grad, ctx.indices, g, ctx.axis)
+        return (fresh_grad(grad),)
+
+
+class Extremum(Function):
+    """``a.max()`` (``largest=True``) or ``a.min()``: the extreme element of all of ``a``, a 0-d tensor.
+
+    As in PyTorch, the gradient is shared evenly among the elements equal to
+    the extreme (ties), and goes to the NaNs if the result is NaN.
+    """
+
+    @staticmethod
+    def forward(ctx, a, largest):
+        name = "max" if largest else "min"
+        if a.data.size == 0:
+            raise RuntimeError(f"{name}(): the tensor of shape {a.shape} is empty and has no {name}; "
+                               f"give a dim to reduce over: {name}(dim=...)")
+        out = np.asarray(a.data.max() if largest else a.data.min())
+        ctx.save_for_backward(a)
+        ctx.out = out
+        return Tensor(out)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (a,) = ctx.saved_tensors
+        if a.data.dtype.kind == "f" and np.isnan(ctx.out):
+            hit = np.isnan(a.data)
+        else:
+            hit = a.data == ctx.out
+        g = grad_output.data
+        grad = hit.astype(g.dtype)
+        grad *= g / np.count_nonzero(hit)
+        return (fresh_grad(grad),)

@@ -12,10 +12,12 @@ class Linear(Module):
     Args:
         in_features: size of each input sample.
         out_features: size of each output sample.
+        bias: False for a layer without bias (``y = x @ weight.T``); then
+            the attribute ``bias`` is None and forward adds nothing.
 
     Attributes:
         weight: parameter of shape (out_features, in_features).
-        bias: parameter of shape (out_features,).
+        bias: parameter of shape (out_features,), or None.
 
     Both start uniform in ``[-1/sqrt(in_features), 1/sqrt(in_features)]``,
     PyTorch's default, drawn from ``np.random`` (weight first, then bias), so
@@ -26,7 +28,7 @@ class Linear(Module):
     leading axes (..., in_features) are kept.
     """
 
-    def __init__(self, in_features, out_features):
+    def __init__(self, in_features, out_features, bias=True):
         super().__init__()
         check_size("Linear", "in_features", in_features)
         check_size("Linear", "out_features", out_features)
@@ -35,8 +37,10 @@ class Linear(Module):
         bound = 1 / np.sqrt(self.in_features)
         self.weight = Tensor(np.random.uniform(-bound, bound, (self.out_features, self.in_features)),
                              requires_grad=True, is_parameter=True)
-        self.bias = Tensor(np.random.uniform(-bound, bound, self.out_features),
-                           requires_grad=True, is_parameter=True)
+        self.bias = None
+        if bias:
+            self.bias = Tensor(np.random.uniform(-bound, bound, self.out_features),
+                               requires_grad=True, is_parameter=True)
 
     def forward(self, x):
         """``x`` (batch, in_features) -> (batch, out_features): ``x @ self.weight.T() + self.bias``.
@@ -61,5 +65,6 @@ class Linear(Module):
                              f"shape (batch, {self.in_features}); got {got}")
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}"
+        no_bias = ", bias=False" if self.bias is None else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}{no_bias}"
 

@@ -1,5 +1,9 @@
 """Module: the base class of every layer and model (handout Part 2)."""
+import collections
+import collections.abc
 import numbers
+
+import numpy as np
 
 from mytorch.tensor import Tensor
 
@@ -61,6 +65,99 @@ class Module:
         """
         return [item for item in _walk(self, (Module, Tensor)) if isinstance(item, Tensor) and item.is_parameter]
 
+    # ------------------------------------ state: buffers, state_dict, zero_grad
+    # Attributes whose names state_dict() leaves out of its keys: Sequential
+    # sets ("layers",), so its keys are "0.weight", "1.bias", ... as in PyTorch.
+    _unnamed_attributes = ()
+
+    def register_buffer(self, name, tensor):
+        """Store ``tensor`` (a Tensor that is not a parameter) as attribute ``name``, and in ``state_dict()``.
+
+        Buffers are state that is saved and loaded with the model but not
+        trained, such as BatchNorm1d's running statistics. The attribute may
+        be rebound to a new Tensor later; the name stays registered.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"register_buffer: name must be an attribute name (str), got {name!r}")
+        if not isinstance(tensor, Tensor) or tensor.is_parameter:
+            kind = "a parameter" if isinstance(tensor, Tensor) else type(tensor).__name__
+            raise TypeError(f"register_buffer({name!r}): expected a Tensor that is not a parameter, got {kind}")
+        setattr(self, name, tensor)
+        buffers = self.__dict__.get("_buffer_names", ())
+        if name not in buffers:
+            self._buffer_names = buffers + (name,)
+
+    def named_parameters(self):
+        """``(name, parameter)`` pairs, in the order of ``parameters()``, named as in ``state_dict()``."""
+        return [(name, t) for name, t in _named_state(self) if t.is_parameter]
+
+    def named_buffers(self):
+        """``(name, buffer)`` pairs of every registered buffer, named as in ``state_dict()``."""
+        return [(name, t) for name, t in _named_state(self) if not t.is_parameter]
+
+    def state_dict(self):
+        """An OrderedDict of every parameter and buffer: name -> copy of its data (an ndarray).
+
+        Names join attribute names with dots, as PyTorch does: ``"weight"``,
+        ``"bn.running_mean"``, ``"blocks.0.bias"`` for a list attribute, and
+        ``"0.weight"`` for the first layer of a Sequential. The arrays are
+        copies (PyTorch returns tensors sharing the data), so training on does
+        not change a saved state. A module or tensor reached twice is listed once.
+        """
+        return collections.OrderedDict((name, t.data.copy()) for name, t in _named_state(self))
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy ``state_dict`` (name -> ndarray or Tensor) into this module's parameters and buffers, in place.
+
+        The tensors keep their identity (an optimizer holding them sees the
+        new values). Every entry must match the shape and dtype of its
+        tensor; with ``strict`` (the default), the keys must be exactly those
+        of ``self.state_dict()``. Any problem raises one RuntimeError naming
+        every bad key, before anything is copied. Returns a named tuple
+        ``(missing_keys, unexpected_keys)``, as PyTorch does.
+        """
+        owner = type(self).__name__
+        if not isinstance(state_dict, collections.abc.Mapping):
+            raise TypeError(f"{owner}.load_state_dict: expected a dict of name -> array (from state_dict() "
+                            f"or mytorch.load), got {type(state_dict).__name__}")
+        own = collections.OrderedDict(_named_state(self))
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        problems = []
+        if strict and missing:
+            problems.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+        if strict and unexpected:
+            problems.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+        arrays = {}
+        for name, tensor in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            array = value.data if isinstance(value, Tensor) else value
+            if not isinstance(array, np.ndarray):
+                problems.append(f"{name!r} is a {type(value).__name__}, expected an ndarray or a Tensor")
+            elif array.shape != tensor.shape:
+                problems.append(f"{name!r} has shape {array.shape}, the model's has shape {tensor.shape}")
+            elif array.dtype != tensor.dtype:
+                problems.append(f"{name!r} has dtype {array.dtype}, the model's has dtype {tensor.dtype} "
+                                f"(convert one of them, e.g. array.astype(np.{tensor.dtype}))")
+            else:
+                arrays[name] = array
+        if problems:
+            raise RuntimeError(f"Error(s) in loading state_dict for {owner}: " + "; ".join(problems))
+        for name, array in arrays.items():
+            np.copyto(own[name].data, array)
+            own[name]._version += 1
+        return _IncompatibleKeys(missing, unexpected)
+
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradient of every parameter: ``grad = None`` (PyTorch 2.x's default), or zeros."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data.fill(0)
+
     # -------------------------------------------------------------- display
     def extra_repr(self):
         """The text between the parentheses of ``repr(module)``; subclasses override it."""
@@ -77,6 +174,46 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+_IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _named_state(root):
+    """``(name, tensor)`` for every parameter and buffer under ``root``, in definition order, each once."""
+    found = []
+    _visit_named(root, "", set(), found)
+    return found
+
+
+def _visit_named(module, prefix, seen, found):
+    if "is_train" not in module.__dict__:
+        raise RuntimeError(_not_initialised(module))
+    seen.add(id(module))
+    buffers = module.__dict__.get("_buffer_names", ())
+    for attr, value in module.__dict__.items():
+        name = prefix if attr in module._unnamed_attributes else f"{prefix}{attr}."
+        if isinstance(value, (list, tuple)):
+            _visit_named_items(value, name, seen, found)
+        elif isinstance(value, Module):
+            if id(value) not in seen:
+                _visit_named(value, name, seen, found)
+        elif isinstance(value, Tensor) and (value.is_parameter or attr in buffers) and id(value) not in seen:
+            seen.add(id(value))
+            found.append((name[:-1], value))
+
+
+def _visit_named_items(values, prefix, seen, found):
+    """Parameters and modules held in a list or tuple attribute: named by position."""
+    for i, value in enumerate(values):
+        if isinstance(value, (list, tuple)):
+            _visit_named_items(value, f"{prefix}{i}.", seen, found)
+        elif isinstance(value, Module):
+            if id(value) not in seen:
+                _visit_named(value, f"{prefix}{i}.", seen, found)
+        elif isinstance(value, Tensor) and value.is_parameter and id(value) not in seen:
+            seen.add(id(value))
+            found.append((f"{prefix}{i}", value))
 
 
 def _walk(root, kinds):

@@ -1,4 +1,6 @@
 """Sequential: layers applied one after another (handout §2.1)."""
+import numbers
+
 from mytorch.nn.module import Module
 
 
@@ -8,6 +10,9 @@ class Sequential(Module):
     The layers are kept, in order, in the tuple ``layers``; their parameters
     are the parameters of the Sequential.
     """
+
+    # state_dict() names the layers "0", "1", ... as PyTorch does, not "layers.0".
+    _unnamed_attributes = ("layers",)
 
     def __init__(self, *layers):
         super().__init__()
@@ -31,6 +36,13 @@ class Sequential(Module):
         return len(self.layers)
 
     def __getitem__(self, index):
+        """``model[i]`` is layer i (negative counts from the end); ``model[i:j]`` a Sequential of those layers."""
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"Sequential indices must be integers or slices, got {type(index).__name__}")
+        if not -len(self.layers) <= index < len(self.layers):
+            raise IndexError(f"Sequential: index {index} is out of range for {len(self.layers)} layer(s)")
         return self.layers[index]
 
     def __iter__(self):
