@@ -384,13 +384,13 @@ def finish(args, chosen, results, notes=(), plot=None):
     print(f"Total score: {total}/{problems.TOTAL_POINTS}{graded}")
     print(f"Problem 3 (MNIST, {problems.MNIST_POINTS} points) is not autograded: "
           f"{full}/{problems.TOTAL_POINTS} is a full score here.")
-    print(json.dumps({"scores": {r.problem.name: r.points for r in results}}), flush=True)
     broken = [r.problem.id for r in results if r.grader_error]
     if broken:
+        # Said before the JSON line, which stays last even where stderr and stdout are merged.
         print(f"runner.py: the autograder itself failed on problem(s) {', '.join(broken)}; "
-              "these scores are not valid (see AUTOGRADER ERROR above)", file=sys.stderr)
-        return 1
-    return 0
+              "these scores are not valid (see AUTOGRADER ERROR above)", file=sys.stderr, flush=True)
+    print(json.dumps({"scores": {r.problem.name: r.points for r in results}}), flush=True)
+    return 1 if broken else 0
 
 
 class PlotCheck:
