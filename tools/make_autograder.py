@@ -42,11 +42,14 @@ MAKEFILE = """\
 # the last line of output is the scores JSON {"scores": {...}}.
 # The autograder's own failures are reported inside the output (AUTOGRADER ERROR), not as a
 # make error, so that nothing is printed after the JSON line.
+# TIMEOUT is the time limit per problem in seconds: a submission that hangs on every problem
+# takes 11 times that, so keep Autolab's own timeout above it.
 PYTHON ?= python3
+TIMEOUT ?= 60
 
 all:
 \t@tar -xf autograde.tar
-\t@$(PYTHON) autograder/hw1_autograder/grade_submission.py autolab handin.tar || true
+\t@$(PYTHON) autograder/hw1_autograder/grade_submission.py autolab handin.tar --timeout $(TIMEOUT) || true
 
 clean:
 \trm -rf autograder
