@@ -99,7 +99,7 @@ def take_submission(path, folder):
     except submission.SubmissionRefused as refused:
         reason = f"SUBMISSION REFUSED: {refused}"
         return [reason], reason
-    notes = unpacked.notes()
+    notes = [runner._safe(line) for line in unpacked.notes()]  # file names are the student's
     if unpacked.missing:
         return notes, "\n".join(line for line in notes if line.startswith("MISSING"))
     return notes, None
