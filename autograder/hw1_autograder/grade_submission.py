@@ -99,6 +99,10 @@ def take_submission(path, folder):
     except submission.SubmissionRefused as refused:
         reason = f"SUBMISSION REFUSED: {refused}"
         return [reason], reason
+    except Exception as error:  # noqa: BLE001  a file system surprise must still end in a score
+        reason = (f"AUTOGRADER ERROR while taking the files out of the submission "
+                  f"({type(error).__name__}: {error}); tell the course staff.")
+        return [runner._safe(reason)], runner._safe(reason)
     notes = [runner._safe(line) for line in unpacked.notes()]  # file names are the student's
     if unpacked.missing:
         return notes, "\n".join(line for line in notes if line.startswith("MISSING"))
