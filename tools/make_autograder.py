@@ -15,7 +15,8 @@ writes into OUT_DIR:
 
 Both hold only the grader, ``autograder/hw1_autograder/`` (its code, no data
 files, no caches): nothing of ``mytorch/`` or ``hw1/``. The tool refuses to
-build if a file it would ship carries a ``# BEGIN SOLUTION`` marker.
+build if a file it would ship opens a solution region (the marker
+tools/make_handout.py cuts).
 """
 import argparse
 import io
@@ -29,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GRADER = "autograder/hw1_autograder"
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis"}
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".npy", ".npz", ".gz", ".whl", ".pkl", ".png", ".tmp")
-SOLUTION_MARKER = "# BEGIN SOLUTION"
+# Spelled in two parts so that this file, which ships in the handout, holds no marker itself.
+SOLUTION_MARKER = "# BEGIN " + "SOLUTION"
 # Pinned for Gradescope's Ubuntu images: both support Python 3.10-3.13.
 NUMPY = "2.2.6"
 MATPLOTLIB = "3.10.9"
