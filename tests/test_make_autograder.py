@@ -366,3 +366,11 @@ def test_nothing_submitted_on_gradescope(packages, tmp_path):
     run, results = gradescope(packages, tmp_path / "gs", lambda submission: None)
     check_spec(results)
     assert results["score"] == 0 and "MISSING" in results["output"]
+
+
+def test_runner_project_must_hold_its_own_autograder(tmp_path):
+    (tmp_path / "mytorch").mkdir()
+    run = subprocess.run([sys.executable, str(ROOT / "autograder" / "hw1_autograder" / "runner.py"),
+                          "--project", str(tmp_path)], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert f"--project {tmp_path.resolve()}: no autograder/hw1_autograder/harness.py there" in run.stderr
