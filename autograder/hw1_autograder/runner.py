@@ -11,6 +11,12 @@ printed here only: its last line is always the Autolab JSON
 
 Usage: python3 autograder/hw1_autograder/runner.py [--only 2.4] [--timeout 60]
        [--jobs 1] [--seed 11785] [--verbose] [--gradescope results.json]
+       [--project DIR]
+
+``--project DIR`` grades another folder: it must hold ``mytorch/``, ``hw1/``
+and its own ``autograder/hw1_autograder/`` (the harness that imports the
+student code runs from there). ``grade_submission.py`` lays out such a
+folder with a fresh copy of this autograder for every submission.
 
 Exit status: 0 when grading ran to the end, whatever the score; non-zero
 only when the autograder itself failed (bad options, or a problem's process
@@ -34,7 +40,6 @@ if HERE not in sys.path:
 import problems  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(HERE))
-HARNESS = os.path.join(HERE, "harness.py")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_SEED = 11785
 RULE = "-" * 72
@@ -106,13 +111,13 @@ def _dump_stack(proc, err, patience=2.0):
             return
 
 
-def _tail(stream):
-    """The last OUTPUT_BYTES of a captured stream, as text with the project path shortened."""
+def _tail(stream, root):
+    """The last OUTPUT_BYTES of a captured stream, as text with the project path ``root`` shortened."""
     stream.flush()
     size = stream.seek(0, os.SEEK_END)
     stream.seek(max(0, size - OUTPUT_BYTES))
     text = stream.read().decode("utf-8", errors="replace")
-    return text.replace(PROJECT_ROOT + os.sep, "")
+    return text.replace(root + os.sep, "")
 
 
 def _safe(line):
@@ -160,9 +165,9 @@ def run_problem(problem, index, args):
         channel.flush()
         channel.seek(0)
         fd = channel.fileno()
-        command = [sys.executable, HARNESS, problem.id, str(fd), str(seed)]
+        command = [sys.executable, harness_of(args.project), problem.id, str(fd), str(seed)]
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                pass_fds=(fd,), cwd=PROJECT_ROOT, env=_child_env(),
+                                pass_fds=(fd,), cwd=args.project, env=_child_env(),
                                 start_new_session=True)
         timed_out = False
         try:
@@ -177,7 +182,7 @@ def run_problem(problem, index, args):
         seconds = time.monotonic() - start
         channel.seek(0)
         raw = channel.read(10 * 1024 * 1024)
-        stdout, stderr = _tail(out), _tail(err)
+        stdout, stderr = _tail(out, args.project), _tail(err, args.project)
     return _interpret(problem, args, raw, token, proc.returncode, timed_out, stdout, stderr, seconds)
 
 
@@ -241,7 +246,7 @@ def _interpret(problem, args, raw, token, returncode, timed_out, stdout, stderr,
         if check.get("passed") and not (failed or args.verbose):
             continue
         details.append(f"    {'ok  ' if check.get('passed') else 'FAIL'}  {_safe(str(check.get('name')))}")
-        message = str(check.get("message") or "").replace(PROJECT_ROOT + os.sep, "")
+        message = str(check.get("message") or "").replace(args.project + os.sep, "")
         if message and message == previous:
             details.append("            (the same error as above)")
             continue
@@ -260,6 +265,11 @@ def _interpret(problem, args, raw, token, returncode, timed_out, stdout, stderr,
 
 
 # ---------------------------------------------------------------- the run
+def harness_of(project):
+    """The harness that runs a problem on ``project``: the copy inside that project."""
+    return os.path.join(project, "autograder", "hw1_autograder", "harness.py")
+
+
 def select(only):
     """The problems named by ``--only`` (ids, id prefixes like 1.1, or words of names)."""
     if not only:
@@ -294,7 +304,14 @@ def parse_args(argv):
                         help="show every check and everything your code printed")
     parser.add_argument("--gradescope", metavar="PATH",
                         help="also write Gradescope results (JSON) to PATH")
+    parser.add_argument("--project", metavar="DIR", default=PROJECT_ROOT,
+                        help="grade the project in DIR (with mytorch/, hw1/ and its own "
+                             "autograder/hw1_autograder/) instead of the one this runner sits in")
     args = parser.parse_args(argv)
+    args.project = os.path.realpath(args.project)
+    if not os.path.isfile(harness_of(args.project)):
+        parser.error(f"--project {args.project}: no autograder/hw1_autograder/harness.py there; "
+                     "the folder graded needs its own copy of the autograder")
     if not args.timeout > 0:
         parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     if args.jobs < 1:
@@ -302,15 +319,33 @@ def parse_args(argv):
     return args
 
 
-def main(argv=None):
+def _robust_streams():
     for stream in (sys.stdout, sys.stderr):
         # A console that cannot show a character must not crash the grader.
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
+
+
+def main(argv=None, notes=(), plot=None):
+    """Grade, print the report, and end with the Autolab JSON line; the exit status.
+
+    ``notes`` (lines about the submission) are printed first and go into the
+    Gradescope output; ``plot`` (a ``PlotCheck``) adds the MNIST plot as a
+    0-point test there.
+    """
+    _robust_streams()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     chosen = select(args.only)
+    for line in notes:
+        print(line)
+    results = grade(args, chosen)
+    return finish(args, chosen, results, notes, plot)
+
+
+def grade(args, chosen):
+    """Run the ``chosen`` problems on ``args.project``, printing each result as it comes; the Results."""
     index = {p.id: i for i, p in enumerate(problems.PROBLEMS)}
-    print(f"Grading {PROJECT_ROOT} ({len(chosen)} problems, time limit {args.timeout:g} s each)", flush=True)
+    print(f"Grading {args.project} ({len(chosen)} problems, time limit {args.timeout:g} s each)", flush=True)
     results = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_problem, p, index[p.id], args) for p in chosen]
@@ -319,7 +354,17 @@ def main(argv=None):
             results.append(result)
             print(RULE)
             print(result.text(), flush=True)
+    return results
 
+
+def not_graded(chosen, reason):
+    """Zero Results for problems that could not be graded at all (e.g. a refused submission)."""
+    return [Result(p, 0, "not graded", [f"    {_safe(line)}" for line in reason.splitlines()], 0.0)
+            for p in chosen]
+
+
+def finish(args, chosen, results, notes=(), plot=None):
+    """Print the summary, write the Gradescope file if asked, and print the JSON line last."""
     total = sum(r.points for r in results)
     print("=" * 72)
     print("Summary")
@@ -328,8 +373,10 @@ def main(argv=None):
         print(f"  {r.problem.name:<{width}}  {r.points:>2}/{r.problem.points:<2}  {r.status}")
     print(f"  {'3 MNIST':<{width}}   -/{problems.MNIST_POINTS:<2}  graded by hand from validation_accuracy.png "
           "(make it with ./grade.sh m)")
+    if plot is not None:
+        print(f"  Plot: {plot.summary}")
     if args.gradescope:
-        write_gradescope(args.gradescope, results, total)
+        write_gradescope(args.gradescope, results, total, notes, plot)
         print(f"Gradescope results written to {args.gradescope}")
     graded = "" if len(chosen) == len(problems.PROBLEMS) else \
         f" (only {', '.join(p.id for p in chosen)} graded in this run)"
@@ -337,21 +384,70 @@ def main(argv=None):
     print(f"Total score: {total}/{problems.TOTAL_POINTS}{graded}")
     print(f"Problem 3 (MNIST, {problems.MNIST_POINTS} points) is not autograded: "
           f"{full}/{problems.TOTAL_POINTS} is a full score here.")
-    print(json.dumps({"scores": {r.problem.name: r.points for r in results}}), flush=True)
     broken = [r.problem.id for r in results if r.grader_error]
     if broken:
+        # Said before the JSON line, which stays last even where stderr and stdout are merged.
         print(f"runner.py: the autograder itself failed on problem(s) {', '.join(broken)}; "
-              "these scores are not valid (see AUTOGRADER ERROR above)", file=sys.stderr)
-        return 1
-    return 0
+              "these scores are not valid (see AUTOGRADER ERROR above)", file=sys.stderr, flush=True)
+    print(json.dumps({"scores": {r.problem.name: r.points for r in results}}), flush=True)
+    return 1 if broken else 0
 
 
-def write_gradescope(path, results, total):
-    """Gradescope's results.json: the total and one entry per problem."""
-    tests = [{"name": r.problem.name, "score": r.points, "max_score": r.problem.points, "output": r.text()}
-             for r in results]
-    with open(path, "w") as handle:
-        json.dump({"score": total, "tests": tests}, handle, indent=2)
+class PlotCheck:
+    """Whether the submission holds a PNG ``validation_accuracy.png`` (Problem 3, graded by hand)."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(8)
+            size = os.path.getsize(path)
+        except OSError:
+            head, size = None, 0
+        self.present = head is not None
+        self.is_png = head == b"\x89PNG\r\n\x1a\n"
+        if not self.present:
+            self.summary = ("validation_accuracy.png is MISSING: Problem 3 (MNIST) cannot be graded. "
+                            "Run ./grade.sh m, then ./create_tarball.sh, and submit again.")
+        elif not self.is_png:
+            self.summary = f"validation_accuracy.png ({size} bytes) is not a PNG image; staff will look at it."
+        else:
+            self.summary = (f"validation_accuracy.png submitted ({size} bytes); course staff grade "
+                            f"Problem 3 ({problems.MNIST_POINTS} points) by hand from it.")
+
+
+# Gradescope's visibility values: "hidden", "after_due_date", "after_published", "visible".
+GRADESCOPE_VISIBILITY = "visible"
+
+
+def write_gradescope(path, results, total, notes=(), plot=None):
+    """Gradescope's results.json: the total, one test per problem, and the MNIST plot as a 0-point test.
+
+    Fields as in Gradescope's autograder specification: top-level ``score``,
+    ``output``, ``visibility``, ``stdout_visibility`` (the raw log stays with
+    staff: everything a student needs is in ``output`` and the tests) and
+    ``tests``, each with ``name``, ``score``, ``max_score``, ``status``,
+    ``output`` and ``visibility``.
+    """
+    tests = [{"name": r.problem.name, "score": r.points, "max_score": r.problem.points,
+              "status": "passed" if r.passed else "failed", "output": r.text(),
+              "visibility": GRADESCOPE_VISIBILITY} for r in results]
+    if plot is not None:
+        tests.append({"name": f"3 MNIST (validation_accuracy.png, {problems.MNIST_POINTS} points graded by hand)",
+                      "score": 0, "max_score": 0, "status": "passed" if plot.is_png else "failed",
+                      "output": plot.summary, "visibility": GRADESCOPE_VISIBILITY})
+    full = problems.TOTAL_POINTS - problems.MNIST_POINTS
+    output = list(notes) + [f"Autograded score: {total}/{full} (Problems 1.1-2.6). Problem 3 "
+                            f"(MNIST, {problems.MNIST_POINTS} points) is graded by hand."]
+    report = {"score": total, "output": "\n".join(output), "visibility": GRADESCOPE_VISIBILITY,
+              "stdout_visibility": "hidden", "tests": tests}
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # Written whole then renamed, so a reader never sees half a file.
+    scratch = path + ".partial"
+    with open(scratch, "w") as handle:
+        json.dump(report, handle, indent=2)
+    os.replace(scratch, path)
 
 
 if __name__ == "__main__":
