@@ -662,6 +662,10 @@ def check_tensor(op, name, value):
                         + ("; wrap it with Tensor(array)" if isinstance(value, np.ndarray) else ""))
 
 
+# The unsigned integer dtype of each item size, to read labels as unsigned.
+_UNSIGNED = {np.dtype(t).itemsize: np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)}
+
+
 def _check_cross_entropy_args(predicted, target):
     """Validate the arguments of ``cross_entropy``; return the labels as an ndarray."""
     check_tensor("cross_entropy", "predicted (the logits)", predicted)
@@ -681,8 +685,9 @@ def _check_cross_entropy_args(predicted, target):
                          f"(shape {predicted.shape}), target has {labels.shape[0]} labels")
     if n == 0:
         raise ValueError("cross_entropy: the batch is empty (0 rows); the mean loss is undefined")
-    low, high = np.minimum.reduce(labels), np.maximum.reduce(labels)  # ufuncs: cheaper than the methods
-    if low < 0 or high >= classes:
+    # One reduction per step, not two: read as unsigned, a negative label is larger than any class.
+    if int(np.maximum.reduce(labels.view(_UNSIGNED[labels.itemsize]))) >= classes:
+        low, high = labels.min(), labels.max()
         bad = low if low < 0 else high
         raise ValueError(f"cross_entropy: label {bad} is out of range for {classes} classes "
                          f"(expected 0 <= label <= {classes - 1})")
