@@ -267,7 +267,8 @@ class Function:
         # END SOLUTION
 
         if output.requires_grad:  # otherwise there will be no backward to check
-            backward_function.input_shapes = [arg.data.shape for arg in args if isinstance(arg, Tensor)]
+            # A tuple, not a list: holding only shapes, the cyclic GC stops tracking it (deep graphs).
+            backward_function.input_shapes = tuple([arg.data.shape for arg in args if isinstance(arg, Tensor)])
         return output
 
 
