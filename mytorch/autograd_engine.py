@@ -283,19 +283,29 @@ def topological_sort(grad_fn):
     # BEGIN SOLUTION
     order = []
     visited = {grad_fn}
-    stack = [(grad_fn, iter(grad_fn.next_functions))]
+    # Two parallel stacks, the nodes and how many parents of each were looked at, rather than one
+    # of (node, iterator) pairs: ints are not tracked by the cyclic GC, and on a deep graph it
+    # would traverse two more objects per node, again and again.
+    stack, looked_at = [grad_fn], [0]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
+        node = stack[-1]
+        parents = node.next_functions
+        i = looked_at[-1]
+        while i < len(parents):
+            parent = parents[i]
+            i += 1
             if parent is not None and parent not in visited:
                 visited.add(parent)
                 if isinstance(parent, AccumulateGrad):
                     order.append(parent)  # a leaf has no parents: it is complete at once
                     continue
-                stack.append((parent, iter(parent.next_functions)))
+                looked_at[-1] = i
+                stack.append(parent)
+                looked_at.append(0)
                 break
         else:  # every parent is done: the node is complete
             stack.pop()
+            looked_at.pop()
             order.append(node)
     order.reverse()
     return order
