@@ -432,7 +432,13 @@ class LinearFunction(Function):
             g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading axes -> one batch axis
             if ctx.needs_weight_grad:
                 x2 = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
-                grad_weight = fresh_grad(g2.T @ x2)             # (out, batch) @ (batch, in)
+                if g2.dtype == np.float64 and g2.shape[0] >= 500:
+                    # The same product as (x^T g)^T: OpenBLAS runs it 25% faster in float64 (slower in
+                    # float32), which outweighs, from about 500 rows, the cost of its column-major
+                    # layout in the optimizer's elementwise updates (measured).
+                    grad_weight = fresh_grad((x2.T @ g2).T)
+                else:
+                    grad_weight = fresh_grad(g2.T @ x2)         # (out, batch) @ (batch, in)
             if ctx.needs_bias_grad:
                 grad_bias = fresh_grad(_sum_rows(g2))
         if ctx.has_bias:
