@@ -308,8 +308,8 @@ class MatMul(Function):
             B, G = B[:, None], G[..., None]
         if A.ndim == 1:
             A, G = A[None, :], G[..., None, :]
-        grad_a = G @ np.swapaxes(B, -1, -2)   # dL/dA = G B^T
-        grad_b = np.swapaxes(A, -1, -2) @ G   # dL/dB = A^T G
+        grad_a = G @ B.swapaxes(-1, -2)   # dL/dA = G B^T
+        grad_b = A.swapaxes(-1, -2) @ G   # dL/dB = A^T G
         if a.data.ndim == 1:
             grad_a = grad_a[..., 0, :]
         if b.data.ndim == 1:
