@@ -57,7 +57,9 @@ class ContextManager:
 
     Forward stores what backward will need: tensors through
     ``save_for_backward(*tensors)`` and anything else as a plain attribute
-    (``ctx.shape = a.shape``).
+    (``ctx.shape = a.shape``). In the graph, the ``BackwardFunction`` node is
+    its own ctx, so ``next_functions``, ``function_name`` and
+    ``input_shapes`` are taken.
     """
 
     # A class-level empty tuple until the first save: no container is built
@@ -134,7 +136,7 @@ class AccumulateGrad:
         return f"<AccumulateGrad of tensor {tuple(self.variable.shape)}>"
 
 
-class BackwardFunction:
+class BackwardFunction(ContextManager):
     """Graph node of one operation call; ``apply`` runs that operation's backward.
 
     ``ctx`` is what the forward saved, ``next_functions`` the parent nodes (one
@@ -142,7 +144,6 @@ class BackwardFunction:
     """
 
     def __init__(self, cls):
-        self.ctx = ContextManager()
         self._forward_cls = cls
         self.next_functions = []
         self.function_name = cls.__name__
@@ -150,6 +151,12 @@ class BackwardFunction:
         # so that a backward returning a wrongly shaped gradient is caught here,
         # at the operation that made it.
         self.input_shapes = None
+
+    @property
+    def ctx(self):
+        # The node is its own ctx, as in PyTorch: one object less per op for the cyclic GC
+        # to traverse. A property, not an attribute: self.ctx = self would be a reference cycle.
+        return self
 
     def apply(self, *args):
         """Return the gradients w.r.t. the forward's tensor inputs, as a tuple."""
