@@ -58,7 +58,9 @@ class ContextManager:
 
     Forward stores what backward will need: tensors through
     ``save_for_backward(*tensors)`` and anything else as a plain attribute
-    (``ctx.shape = a.shape``).
+    (``ctx.shape = a.shape``). In the graph, the ``BackwardFunction`` node is
+    its own ctx, so ``next_functions``, ``function_name`` and
+    ``input_shapes`` are taken.
     """
 
     # A class-level empty tuple until the first save: no container is built
@@ -139,7 +141,7 @@ class AccumulateGrad:
         return f"<AccumulateGrad of tensor {tuple(self.variable.shape)}>"
 
 
-class BackwardFunction:
+class BackwardFunction(ContextManager):
     """Graph node of one operation call; ``apply`` runs that operation's backward.
 
     ``ctx`` is what the forward saved, ``next_functions`` the parent nodes (one
@@ -147,7 +149,6 @@ class BackwardFunction:
     """
 
     def __init__(self, cls):
-        self.ctx = ContextManager()
         self._forward_cls = cls
         self.next_functions = []
         self.function_name = cls.__name__
@@ -155,6 +156,12 @@ class BackwardFunction:
         # so that a backward returning a wrongly shaped gradient is caught here,
         # at the operation that made it.
         self.input_shapes = None
+
+    @property
+    def ctx(self):
+        # The node is its own ctx, as in PyTorch: one object less per op for the cyclic GC
+        # to traverse. A property, not an attribute: self.ctx = self would be a reference cycle.
+        return self
 
     def apply(self, *args):
         """Return the gradients w.r.t. the forward's tensor inputs, as a tuple."""
@@ -283,7 +290,8 @@ class Function:
                 output.is_leaf = True
                 output.grad_fn = None
             else:  # recorded so that a backward returning a wrongly shaped gradient is caught
-                backward_function.input_shapes = [arg.data.shape for arg in args if isinstance(arg, Tensor)]
+                # A tuple, not a list: holding only shapes, the cyclic GC stops tracking it (deep graphs).
+                backward_function.input_shapes = tuple([arg.data.shape for arg in args if isinstance(arg, Tensor)])
         return output
 
 
@@ -298,19 +306,29 @@ def topological_sort(grad_fn):
     """
     order = []
     visited = {grad_fn}
-    stack = [(grad_fn, iter(grad_fn.next_functions))]
+    # Two parallel stacks, the nodes and how many parents of each were looked at, rather than one
+    # of (node, iterator) pairs: ints are not tracked by the cyclic GC, and on a deep graph it
+    # would traverse two more objects per node, again and again.
+    stack, looked_at = [grad_fn], [0]
     while stack:
-        node, parents = stack[-1]
-        for parent in parents:
+        node = stack[-1]
+        parents = node.next_functions
+        i = looked_at[-1]
+        while i < len(parents):
+            parent = parents[i]
+            i += 1
             if parent is not None and parent not in visited:
                 visited.add(parent)
                 if isinstance(parent, AccumulateGrad):
                     order.append(parent)  # a leaf has no parents: it is complete at once
                     continue
-                stack.append((parent, iter(parent.next_functions)))
+                looked_at[-1] = i
+                stack.append(parent)
+                looked_at.append(0)
                 break
         else:  # every parent is done: the node is complete
             stack.pop()
+            looked_at.pop()
             order.append(node)
     order.reverse()
     return order

@@ -375,7 +375,7 @@ def _operand(other, tensor, op, scalars=True):
             dtype = tensor.data.dtype  # what np.result_type gives, known without asking it
         else:
             dtype = np.result_type(tensor.data, other)
-        return Tensor(np.asarray(other, dtype=dtype))
+        return _constant(other, dtype)
     expected = "a Tensor or a number" if scalars else "a Tensor"
     raise TypeError(
         f"unsupported operand for {op}: Tensor {tensor.shape} and {type(other).__name__}; "
@@ -473,6 +473,30 @@ def _arg_extremum(tensor, name, find, dim, keepdim, axis, keepdims):
     if data.shape[dim] == 0:
         raise IndexError(f"{name}(): cannot reduce dim {dim} of size 0 (tensor of shape {tensor.shape})")
     return Tensor(np.asarray(find(data, axis=dim, keepdims=keepdim), dtype=np.int64))
+
+
+# Number operands already wrapped, by (type, value, dtype): read-only and shared.
+_CONSTANTS = {}
+
+
+def _constant(number, dtype):
+    """A constant 0-d Tensor holding ``number`` as ``dtype``, made once and then shared.
+
+    Sharing it means a chain such as ``x = x * 1.0001`` repeated 100,000 times
+    keeps one constant alive, not one per op for the cyclic GC to traverse.
+    Its array is read-only, so no op can change it for the others.
+    """
+    if not number:  # 0.0 and -0.0 are one key but two numbers (1 / -0.0 is -inf): not shared
+        return Tensor(np.asarray(number, dtype=dtype))
+    key = (type(number), number, dtype)
+    constant = _CONSTANTS.get(key)
+    if constant is None:
+        if len(_CONSTANTS) >= 256:  # many different numbers: start over rather than grow
+            _CONSTANTS.clear()
+        array = np.asarray(number, dtype=dtype)
+        array.flags.writeable = False
+        constant = _CONSTANTS[key] = Tensor(array)
+    return constant
 
 
 # Imported last: both modules use Tensor, which must exist by then.

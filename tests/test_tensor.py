@@ -177,6 +177,26 @@ def test_numpy_scalar_on_the_left_gives_a_tensor():
         assert isinstance(result, Tensor)
 
 
+def test_number_operands_become_shared_read_only_constants():
+    # One constant per (type, value, dtype), not one per op: a deep chain keeps one alive.
+    x = Tensor([1., 2.], requires_grad=True)
+    y = x * 1.5
+    z = y * 1.5
+    c1, c2 = y.grad_fn.ctx.saved_tensors[1], z.grad_fn.ctx.saved_tensors[1]
+    assert c1 is c2 and not c1.requires_grad and c1.data.shape == ()
+    assert not c1.data.flags.writeable  # no op can change it under the others
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, [2.25, 2.25])
+    # The same value under another type or dtype is another constant.
+    assert (x * 1).grad_fn.ctx.saved_tensors[1] is not c1
+    assert (Tensor(np.float32([1.]), requires_grad=True) * 1.5).grad_fn.ctx.saved_tensors[1].data.dtype == np.float32
+    # Many different numbers: correct results, and the cache does not grow without bound.
+    for k in range(1000):
+        assert (x * float(k)).data[1] == 2. * k
+    from mytorch import tensor
+    assert len(tensor._CONSTANTS) <= 256
+
+
 def test_int_tensors_follow_numpy_types():
     i = Tensor([1, 2])
     assert (i + 1).data.dtype == np.int64

@@ -321,8 +321,8 @@ class MatMul(Function):
             B, G = B[:, None], G[..., None]
         if A.ndim == 1:
             A, G = A[None, :], G[..., None, :]
-        grad_a = G @ np.swapaxes(B, -1, -2)   # dL/dA = G B^T
-        grad_b = np.swapaxes(A, -1, -2) @ G   # dL/dB = A^T G
+        grad_a = G @ B.swapaxes(-1, -2)   # dL/dA = G B^T
+        grad_b = A.swapaxes(-1, -2) @ G   # dL/dB = A^T G
         if a.data.ndim == 1:
             grad_a = grad_a[..., 0, :]
         if b.data.ndim == 1:
@@ -447,7 +447,13 @@ class LinearFunction(Function):
             g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading axes -> one batch axis
             if ctx.needs_weight_grad:
                 x2 = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
-                grad_weight = fresh_grad(g2.T @ x2)             # (out, batch) @ (batch, in)
+                if g2.dtype == np.float64 and g2.shape[0] >= 500:
+                    # The same product as (x^T g)^T: OpenBLAS runs it 25% faster in float64 (slower in
+                    # float32), which outweighs, from about 500 rows, the cost of its column-major
+                    # layout in the optimizer's elementwise updates (measured).
+                    grad_weight = fresh_grad((x2.T @ g2).T)
+                else:
+                    grad_weight = fresh_grad(g2.T @ x2)         # (out, batch) @ (batch, in)
             if ctx.needs_bias_grad:
                 grad_bias = fresh_grad(_sum_rows(g2))
         if ctx.has_bias:
@@ -676,6 +682,10 @@ def check_tensor(op, name, value):
                         + ("; wrap it with Tensor(array)" if isinstance(value, np.ndarray) else ""))
 
 
+# The unsigned integer dtype of each item size, to read labels as unsigned.
+_UNSIGNED = {np.dtype(t).itemsize: np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)}
+
+
 def _check_cross_entropy_args(predicted, target):
     """Validate the arguments of ``cross_entropy``; return the labels as an ndarray."""
     check_tensor("cross_entropy", "predicted (the logits)", predicted)
@@ -695,8 +705,9 @@ def _check_cross_entropy_args(predicted, target):
                          f"(shape {predicted.shape}), target has {labels.shape[0]} labels")
     if n == 0:
         raise ValueError("cross_entropy: the batch is empty (0 rows); the mean loss is undefined")
-    low, high = np.minimum.reduce(labels), np.maximum.reduce(labels)  # ufuncs: cheaper than the methods
-    if low < 0 or high >= classes:
+    # One reduction per step, not two: read as unsigned, a negative label is larger than any class.
+    if int(np.maximum.reduce(labels.view(_UNSIGNED[labels.itemsize]))) >= classes:
+        low, high = labels.min(), labels.max()
         bad = low if low < 0 else high
         raise ValueError(f"cross_entropy: label {bad} is out of range for {classes} classes "
                          f"(expected 0 <= label <= {classes - 1})")
