@@ -42,21 +42,39 @@ def fmt_array(value, limit=160):
     """A short one-line picture of an array: a few values, never the whole thing."""
     try:
         array = _asarray(value)
+        if array.dtype == object:
+            raise TypeError("not numbers")
         text = np.array2string(array, precision=5, threshold=12, edgeitems=2,
                                max_line_width=10_000, separator=", ")
     except Exception:  # an object NumPy cannot print: fall back to repr
-        text = repr(value)
+        text = safe_repr(value)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def safe_repr(value, limit=160):
+    """``repr(value)``, or a description of the object when its repr fails (odd student objects)."""
+    try:
+        text = repr(value)
+    except Exception as exc:  # e.g. a Tensor whose .data is not an array
+        text = f"<a {type(value).__name__} object whose repr() failed: {type(exc).__name__}: {exc}>"
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def describe(value):
-    """``Tensor shape (2, 3) [[...]]`` or ``ndarray ...`` or the repr of anything else."""
-    data = getattr(value, "data", None)
-    if isinstance(data, np.ndarray):
-        return f"{type(value).__name__} of shape {data.shape}: {fmt_array(data)}"
+    """``Tensor shape (2, 3) [[...]]`` or ``ndarray ...`` or the repr of anything else; never raises."""
+    try:
+        data = getattr(value, "data", None)
+    except Exception:
+        data = None
     if isinstance(value, np.ndarray):
         return f"ndarray of shape {value.shape}: {fmt_array(value)}"
+    if isinstance(data, np.ndarray):
+        return f"{type(value).__name__} of shape {data.shape}: {fmt_array(data)}"
+    if data is not None and hasattr(data, "data") and not isinstance(value, (int, float, complex)):
+        return (f"a {type(value).__name__} whose .data holds a {type(data).__name__} "
+                f"(not an np.ndarray): {describe(data)}")
     return f"{type(value).__name__} {fmt_array(value)}"
 
 
@@ -69,9 +87,16 @@ def require(condition, message):
 
 def data_of(what, value):
     """The ndarray inside a student Tensor ``value``; fail if it is not a Tensor."""
-    data = getattr(value, "data", None)
+    try:
+        data = getattr(value, "data", None)
+    except Exception:
+        data = None
     if not isinstance(data, np.ndarray):
-        raise CheckFailure(f"{what}: expected a Tensor (whose .data is an np.ndarray), got {describe(value)}")
+        hint = ""
+        if data is not None and hasattr(data, "data"):
+            hint = ("\nA Tensor inside .data: an np.ndarray combined with a Tensor gives a Tensor. "
+                    "Keep .data an array: use the arrays of both sides (e.g. param.grad.data, not param.grad).")
+        raise CheckFailure(f"{what}: expected a Tensor (whose .data is an np.ndarray), got {describe(value)}{hint}")
     return data
 
 
@@ -116,7 +141,7 @@ def assert_flags(what, tensor, requires_grad, is_leaf):
     if not requires_grad:
         require(getattr(tensor, "grad_fn", None) is None,
                 f"{what}: a tensor that does not require grad has no graph node, "
-                f"but its grad_fn is {getattr(tensor, 'grad_fn', None)!r}")
+                f"but its grad_fn is {safe_repr(getattr(tensor, 'grad_fn', None))}")
 
 
 def assert_grad(what, tensor, expected, rtol=1e-6, atol=1e-8):
@@ -154,7 +179,7 @@ def assert_parents(what, tensor, expected):
     """
     node = getattr(tensor, "grad_fn", None)
     require(node_kind(node) == "BackwardFunction",
-            f"{what}.grad_fn: expected a BackwardFunction node, got {node!r}")
+            f"{what}.grad_fn: expected a BackwardFunction node, got {safe_repr(node)}")
     parents = list(getattr(node, "next_functions", None) or [])
     kinds = [node_kind(p) for p in parents]
     want = [e[0] if isinstance(e, tuple) else e for e in expected]

@@ -43,7 +43,7 @@ def check_add_direct(ctx):
     assert_tensor("Add.forward(ctx, a, b)", out, a + b)
     grads = F.Add.backward(fctx, Tensor.ones(*shape))
     require(isinstance(grads, (tuple, list)) and len(grads) == 2,
-            f"Add.backward: expected a tuple of 2 gradients (one per input), got {grads!r}")
+            f"Add.backward: expected a tuple of 2 gradients (one per input), got {describe(grads)}")
     assert_tensor("Add.backward(ctx, ones)[0]", grads[0], np.ones(shape))
     assert_tensor("Add.backward(ctx, ones)[1]", grads[1], np.ones(shape))
 
@@ -224,7 +224,7 @@ def check_handout_example(ctx):
     for name, t in (("a * b", ab), ("d", d), ("e", e)):
         require(getattr(t, "grad", None) is None,
                 f"{name}.grad: only leaves store gradients (AccumulateGrad); expected None for this "
-                f"intermediate result, got {t.grad!r}")
+                f"intermediate result, got {describe(t.grad)}")
 
 
 def _add(a, b):

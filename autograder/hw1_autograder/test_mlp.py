@@ -11,8 +11,8 @@ one problem costs as few others as possible.
 import numpy as np
 
 import reference as ref
-from harness import (assert_flags, assert_grad, assert_parameter, assert_parents, assert_tensor,
-                     assert_values, data_of, require, student)
+from harness import (CheckFailure, assert_flags, assert_grad, assert_parameter, assert_parents, assert_tensor,
+                     assert_values, data_of, describe, fmt_array, node_kind, require, student, student_traceback)
 
 
 class _Student:
@@ -62,6 +62,7 @@ class _Model:
 
     def __init__(self, mt, rng, spec):
         layers, twin, self.params, self.names, self.batchnorms = [], [], {}, {}, []
+        self.owners = {}
         for i, item in enumerate(spec):
             kind = item[0]
             if kind == "linear":
@@ -74,7 +75,7 @@ class _Model:
                 bias = rng.normal(0, 0.5, n_out)
                 layer.weight.data, layer.bias.data = weight.copy(), bias.copy()
                 twin.append(("linear", weight, bias))
-                self._add(i, name, layer.weight, "weight", layer.bias, "bias")
+                self._add(i, name, layer, "weight", "bias")
             elif kind == "relu":
                 layer = mt.ReLU()
                 twin.append(("relu",))
@@ -86,7 +87,7 @@ class _Model:
                 gamma, beta = rng.uniform(0.5, 1.5, features), rng.normal(0, 0.5, features)
                 layer.gamma.data, layer.beta.data = gamma.copy(), beta.copy()
                 twin.append(("batchnorm", gamma, beta, np.zeros(features), np.ones(features)))
-                self._add(i, name, layer.gamma, "gamma", layer.beta, "beta")
+                self._add(i, name, layer, "gamma", "beta")
                 self.batchnorms.append((i, name, layer))
             layers.append(layer)
         self.model = mt.Sequential(*layers)
@@ -97,9 +98,11 @@ class _Model:
         require(len(stored) == len(layers) and all(a is b for a, b in zip(stored, layers)),
                 f"{self.description}.layers: expected the {len(layers)} layers passed to Sequential, in order")
 
-    def _add(self, i, name, first, first_name, second, second_name):
-        self.params[i, 1], self.names[i, 1] = first, f"layer {i} {name}.{first_name}"
-        self.params[i, 2], self.names[i, 2] = second, f"layer {i} {name}.{second_name}"
+    def _add(self, i, name, layer, first_name, second_name):
+        for slot, attr in ((1, first_name), (2, second_name)):
+            self.params[i, slot] = getattr(layer, attr)
+            self.names[i, slot] = f"layer {i} {name}.{attr}"
+            self.owners[i, slot] = (layer, attr)
 
     def check_parameters(self):
         """``model.parameters()`` holds exactly this model's parameter tensors."""
@@ -115,19 +118,73 @@ class _Model:
         for key, tensor in self.params.items():
             assert_grad(f"{self.names[key]} ({when})", tensor, grads[key])
 
-    def check_params(self, when):
+    def snapshot(self):
+        """The parameters' values now, to tell an update that did nothing from a wrong one."""
+        return {key: (t.data.copy() if isinstance(getattr(t, "data", None), np.ndarray) else None)
+                for key, t in self.params.items()}
+
+    def check_params(self, when, before=None):
         for key, tensor in self.params.items():
             name = f"{self.names[key]} ({when})"
-            assert_tensor(name, tensor, self.twin.layers[key[0]][key[1]])
+            layer, attr = self.owners[key]
+            now = getattr(layer, attr, None)
+            require(now is tensor,
+                    f"{name}: the model's {attr} is no longer the parameter Tensor it started with (now "
+                    f"{describe(now)}); update a parameter in place (param.data = ...) rather than "
+                    "replacing it, or the optimizer and the model stop sharing it")
+            check_updated(name, tensor, None if before is None else before[key],
+                          self.twin.layers[key[0]][key[1]])
             require(getattr(tensor, "is_parameter", None) is True, f"{name}: expected is_parameter=True")
             assert_flags(name, tensor, requires_grad=True, is_leaf=True)
-            require(getattr(tensor, "grad_fn", None) is None,
-                    f"{name}: a parameter is a leaf with no grad_fn; the update must not build a graph")
+            assert_no_graph(name, tensor)
 
     def check_running(self, when):
         for i, name, layer in self.batchnorms:
             assert_tensor(f"layer {i} {name}.running_mean ({when})", layer.running_mean, self.twin.layers[i][3])
             assert_tensor(f"layer {i} {name}.running_var ({when})", layer.running_var, self.twin.layers[i][4])
+
+
+SGD_FILE = "mytorch/optim/sgd.py, SGD.step()"
+
+
+def assert_no_graph(name, tensor):
+    """The update built no graph: the parameter's grad_fn is not an operation's node.
+
+    A leaf may keep its own AccumulateGrad in grad_fn (handout Appendix A:
+    Function.apply creates and stores these nodes), so only a BackwardFunction
+    shows that the parameter was made by an operation.
+    """
+    require(node_kind(getattr(tensor, "grad_fn", None)) != "BackwardFunction",
+            f"{name}: its grad_fn is an operation's node ({describe(tensor.grad_fn)}): the update built a "
+            f"graph. In {SGD_FILE}, compute on arrays (param.data, param.grad.data), not on Tensors")
+
+
+def check_updated(name, tensor, before, expected):
+    """``tensor`` holds ``expected``; if it still holds ``before``, say that step() changed nothing."""
+    data = data_of(name, tensor)
+    expected = np.asarray(expected)
+    if (before is not None and data.shape == before.shape
+            and np.array_equal(data, before) and not np.allclose(before, expected, rtol=1e-6, atol=1e-8)):
+        raise CheckFailure(
+            f"{name}: unchanged by optimizer.step() (expected {fmt_array(expected)}, still "
+            f"{fmt_array(data)}). In {SGD_FILE}, update each parameter's array in place, e.g. "
+            "param.data = param.data - lr * param.grad.data; rebinding a name (param = param - lr * "
+            "param.grad) makes a new Tensor and leaves the model's parameter as it was")
+    assert_values(name, data, expected)
+
+
+def optimizer_step(optimizer):
+    """``optimizer.step()``, with a hint when it mixed an ndarray and a Tensor."""
+    try:
+        optimizer.step()
+    except TypeError as exc:
+        text = str(exc)
+        if "ndarray" in text and "Tensor" in text:
+            raise CheckFailure(
+                student_traceback(exc) + f"\nIn {SGD_FILE}: param.data is an np.ndarray but param.grad "
+                "is a Tensor; use its array, param.grad.data (e.g. param.data = param.data - lr * "
+                "param.grad.data)") from None
+        raise
 
 
 def _check_new_batchnorm(name, layer, features):
@@ -172,9 +229,10 @@ def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="su
             upstream = ref.cross_entropy_grad(expected, labels)
         grads = net.twin.backward(upstream)
         net.check_grads(grads, f"gradient after backward in training step {step}")
-        optimizer.step()
+        before = net.snapshot()
+        optimizer_step(optimizer)
         net.twin.step(grads, lr, momentum)
-        net.check_params(f"after optimizer.step() in training step {step}")
+        net.check_params(f"after optimizer.step() in training step {step}", before)
         net.check_running(f"after training step {step}")
     for step in range(1, steps + 1):
         batch = int(rng.integers(1, 9))
@@ -316,11 +374,13 @@ def _hand_set_steps(ctx, momentum):
         grad = ctx.rng.normal(size=shape)
         optimizer.zero_grad()
         param.grad = mt.Tensor(grad.copy())
-        optimizer.step()
+        before = np.array(data_of("parameter before step()", param))
+        optimizer_step(optimizer)
         expected, velocity = ref.sgd_step(expected, grad, lr, momentum, velocity)
         what = f"parameter after step {step} of SGD(lr={lr:.4g}, momentum={momentum:.4g})"
-        assert_tensor(what, param, expected)
+        check_updated(what, param, before, expected)
         assert_flags(what, param, requires_grad=True, is_leaf=True)
+        assert_no_graph(what, param)
 
 
 def check_sgd_by_hand(ctx):
@@ -340,7 +400,7 @@ def check_sgd_zero_grad(ctx):
     for key, tensor in net.params.items():
         grad = getattr(tensor, "grad", None)
         require(grad is None or not np.any(data_of(f"{net.names[key]}.grad", grad)),
-                f"{net.names[key]}.grad after zero_grad(): expected None or zeros, got {grad!r}")
+                f"{net.names[key]}.grad after zero_grad(): expected None or zeros, got {describe(grad)}")
     expected = net.twin.forward(x, train=True)
     net.model(mt.Tensor(x.copy())).backward()
     net.check_grads(net.twin.backward(np.ones_like(expected)), "backward after zero_grad()")
