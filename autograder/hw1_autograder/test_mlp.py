@@ -55,7 +55,8 @@ def _sizes(rng, count, low=2, high=7):
 class _Model:
     """A student Sequential and its NumPy twin, built from one spec with the same weights.
 
-    ``spec`` lists ("linear", in, out), ("relu",) and ("batchnorm", features).
+    ``spec`` lists ("linear", in, out), ("relu",) and ("batchnorm", features) or
+    ("batchnorm", features, eps) (one eps per model).
     ``params`` maps (layer index, slot) -> the student's parameter Tensor, with
     slot 1 for weight/gamma and 2 for bias/beta, the twin's layout.
     """
@@ -63,6 +64,7 @@ class _Model:
     def __init__(self, mt, rng, spec):
         layers, twin, self.params, self.names, self.batchnorms = [], [], {}, {}, []
         self.owners = {}
+        eps = 1e-5
         for i, item in enumerate(spec):
             kind = item[0]
             if kind == "linear":
@@ -81,8 +83,13 @@ class _Model:
                 twin.append(("relu",))
             else:
                 features = item[1]
-                layer = mt.BatchNorm1d(features)
-                name = f"BatchNorm1d({features})"
+                if len(item) > 2:
+                    eps = item[2]
+                    layer = mt.BatchNorm1d(features, eps=eps)
+                    name = f"BatchNorm1d({features}, eps={eps:g})"
+                else:
+                    layer = mt.BatchNorm1d(features)
+                    name = f"BatchNorm1d({features})"
                 _check_new_batchnorm(name, layer, features)
                 gamma, beta = rng.uniform(0.5, 1.5, features), rng.normal(0, 0.5, features)
                 layer.gamma.data, layer.beta.data = gamma.copy(), beta.copy()
@@ -91,7 +98,7 @@ class _Model:
                 self.batchnorms.append((i, name, layer))
             layers.append(layer)
         self.model = mt.Sequential(*layers)
-        self.twin = ref.MLP(twin)
+        self.twin = ref.MLP(twin, eps=eps)
         self.description = "Sequential(" + ", ".join(
             {"linear": "Linear", "relu": "ReLU", "batchnorm": "BatchNorm1d"}[s[0]] for s in spec) + ")"
         stored = list(getattr(self.model, "layers", []) or [])
@@ -253,7 +260,7 @@ def _check_loss(what, value, expected):
 
 # --------------------------------------------------------------- 2.1 Linear
 def check_add_broadcast(ctx):
-    """Add broadcasts (handout §2.1): (batch, n) + (n,) and a 0-d tensor; gradients summed back."""
+    """Add broadcasts (handout §2.1): (batch, n) + (n,), + (1, n) and + a 0-d tensor; gradients summed back."""
     mt = _Student()
     batch, n = _sizes(ctx.rng, 2)
     x, b, s = ctx.rng.normal(size=(batch, n)), ctx.rng.normal(size=n), ctx.rng.normal(size=())
@@ -266,6 +273,16 @@ def check_add_broadcast(ctx):
         out.backward()
         assert_grad(f"x (after ({what}).backward())", tx, np.ones((batch, n)))
         assert_grad(f"b (after ({what}).backward(): summed over the batch)", tb, np.full(n, float(batch)))
+    row = ctx.rng.normal(size=(1, n))
+    for order in ("x + r", "r + x"):
+        tx, tr = mt.Tensor(x.copy(), requires_grad=True), mt.Tensor(row.copy(), requires_grad=True)
+        out = tx + tr if order == "x + r" else tr + tx
+        what = f"{order} with x {x.shape}, r {row.shape} (a size-1 axis stretched)"
+        assert_tensor(what, out, x + row)
+        out.backward()
+        assert_grad(f"r (after ({what}).backward(): summed over the stretched axis, keeping it)", tr,
+                    np.full((1, n), float(batch)))
+        assert_grad(f"x (after ({what}).backward())", tx, np.ones((batch, n)))
     tx, ts = mt.Tensor(x.copy(), requires_grad=True), mt.Tensor(s.copy(), requires_grad=True)
     out = tx + ts
     assert_tensor(f"x + s with x {x.shape}, s a 0-d tensor", out, x + s)
@@ -325,6 +342,8 @@ def check_relu_function(ctx):
     out = mt.F.ReLU.apply(tz)
     what = f"functional.ReLU.apply(z) with z {z.shape}"
     assert_tensor(what, out, ref.relu(z))
+    require(np.array_equal(tz.data, z), f"{what} changed its input z (now {fmt_array(tz.data)}, was "
+                                        f"{fmt_array(z)}): compute a new array instead of writing into z.data")
     assert_flags(what, out, requires_grad=True, is_leaf=False)
     assert_parents(what, out, [("AccumulateGrad", tz)])
     out.backward()
@@ -342,6 +361,8 @@ def check_relu_layer(ctx):
         out = mt.ReLU()(tz)
         what = f"ReLU()(z) with z of shape {shape}"
         assert_tensor(what, out, ref.relu(z))
+        require(np.array_equal(tz.data, z), f"{what} changed its input z (now {fmt_array(tz.data)}): "
+                                            "compute a new array instead of writing into z.data")
         assert_flags(what, out, requires_grad=True, is_leaf=False)
         out.backward()
         assert_grad(f"z of shape {shape}", tz, ref.relu_grad(z))
@@ -424,38 +445,58 @@ def check_batchnorm_init(ctx):
     _check_new_batchnorm(f"BatchNorm1d({features})", mt.BatchNorm1d(features), features)
 
 
+def _spread(rng, features):
+    """Per-feature scales alternating around 1e-2 and 1e1: batch variances near 1e-4 and 1e2.
+
+    Where the variance is as small as eps, where eps goes (inside the square
+    root or not, self.eps or a hard-coded number) changes the output by
+    percents, not by the 1e-6 a variance near 1 would show.
+    """
+    small = np.arange(features) % 2 == 0
+    return np.where(small, 1e-2, 1e1) * rng.uniform(0.7, 1.4, features)
+
+
 def check_batchnorm_train_forward(ctx):
     """Training mode: batch mean and biased variance normalise (eqs 3-6); running stats use unbiased (7-9)."""
     mt = _Student()
-    features = _sizes(ctx.rng, 1)[0]
-    net = _Model(mt, ctx.rng, [("batchnorm", features)])
-    layer = net.batchnorms[0][2]
-    for step in range(1, 4):
-        batch = int(ctx.rng.integers(2, 9))
-        x = ctx.rng.normal(2.0, 3.0, size=(batch, features))
-        out = layer(mt.Tensor(x.copy()))
-        assert_tensor(f"BatchNorm1d({features}) output in training mode, step {step} (batch of {batch})",
-                      out, net.twin.forward(x, train=True))
-        net.check_running(f"after training step {step}")
+    for eps in (None, 1e-3):
+        features = _sizes(ctx.rng, 1, 2, 7)[0]
+        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
+        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        scale = _spread(ctx.rng, features)
+        for step in range(1, 4):
+            batch = int(ctx.rng.integers(2, 9))
+            x = ctx.rng.normal(2.0, 3.0, size=(batch, features)) * scale
+            out = layer(mt.Tensor(x.copy()))
+            assert_tensor(f"{name} output in training mode, step {step} (batch of {batch}; feature "
+                          f"variances from ~1e-4 to ~1e2)", out, net.twin.forward(x, train=True))
+            net.check_running(f"after training step {step}")
 
 
 def check_batchnorm_eval_forward(ctx):
-    """Eval mode normalises with the running statistics and does not change them."""
+    """Eval mode normalises with the running statistics (eps inside the square root) and does not change them."""
     mt = _Student()
-    features = _sizes(ctx.rng, 1)[0]
-    net = _Model(mt, ctx.rng, [("batchnorm", features)])
-    layer = net.batchnorms[0][2]
-    for _ in range(3):
-        x = ctx.rng.normal(-1.0, 2.0, size=(int(ctx.rng.integers(2, 9)), features))
-        layer(mt.Tensor(x.copy()))
-        net.twin.forward(x, train=True)
-    layer.eval()
-    for batch in (int(ctx.rng.integers(2, 9)), 1):
-        x = ctx.rng.normal(size=(batch, features))
-        out = layer(mt.Tensor(x.copy()))
-        assert_tensor(f"BatchNorm1d({features}) output in eval mode (batch of {batch}; after 3 training steps)",
-                      out, net.twin.forward(x, train=False))
-        net.check_running("eval mode must not change the running statistics")
+    for eps in (None, 1e-3):
+        features = _sizes(ctx.rng, 1, 2, 7)[0]
+        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
+        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        for _ in range(3):
+            x = ctx.rng.normal(-1.0, 2.0, size=(int(ctx.rng.integers(2, 9)), features))
+            layer(mt.Tensor(x.copy()))
+            net.twin.forward(x, train=True)
+        net.check_running("after 3 training steps")
+        # Running statistics as after long training on features of very different variance.
+        scale = _spread(ctx.rng, features)
+        mean, var = ctx.rng.normal(size=features) * scale, scale ** 2
+        layer.running_mean.data, layer.running_var.data = mean.copy(), var.copy()
+        net.twin.layers[0][3], net.twin.layers[0][4] = mean, var
+        layer.eval()
+        for batch in (int(ctx.rng.integers(2, 9)), 1):
+            x = ctx.rng.normal(size=(batch, features)) * scale + mean
+            out = layer(mt.Tensor(x.copy()))
+            assert_tensor(f"{name} output in eval mode (batch of {batch}; running_var set to "
+                          f"{fmt_array(var)})", out, net.twin.forward(x, train=False))
+            net.check_running("eval mode must not change the running statistics")
 
 
 def check_batchnorm_gradients(ctx):
@@ -500,6 +541,12 @@ def _check_cross_entropy(mt, loss_fn, name, logits, labels):
     loss.backward()
     assert_grad("logits (gradient: (softmax - one_hot(labels)) / batch)", tl,
                 ref.cross_entropy_grad(logits, labels))
+    # Scaled from above: the loss's backward must use the gradient it receives.
+    tl = mt.Tensor(logits.copy(), requires_grad=True)
+    (loss_fn(tl, mt.Tensor(labels.copy())) * mt.Tensor(np.array(2.5))).backward()
+    assert_grad(f"logits after ({name} * Tensor(2.5)).backward() (2.5 times the gradient above: "
+                "the loss's backward must multiply by its grad_output)", tl,
+                2.5 * ref.cross_entropy_grad(logits, labels))
 
 
 def check_cross_entropy_function(ctx):
