@@ -6,7 +6,7 @@ report calls it. Expected values come from NumPy, never from mytorch.
 """
 import numpy as np
 
-from harness import (assert_flags, assert_grad, assert_no_grad, assert_parents, assert_tensor,
+from harness import (CheckFailure, assert_flags, assert_grad, assert_no_grad, assert_parents, assert_tensor,
                      central_difference, describe, fmt_array, require, student)
 
 
@@ -318,6 +318,19 @@ def _composite(x, w, one, log=np.log):
     return x * w + x * x + log(w * w + one)
 
 
+ACCUMULATE = ("\nA leaf's gradient is the SUM over every path and every backward call: AccumulateGrad.apply "
+              "(mytorch/autograd_engine.py) must add into an existing .grad (+=), and backward() must "
+              "follow every path from the output")
+
+
+def _summed_grad(what, tensor, expected, **tolerance):
+    """assert_grad, with a hint about accumulation when it fails."""
+    try:
+        assert_grad(what, tensor, expected, **tolerance)
+    except CheckFailure as failure:
+        raise CheckFailure(str(failure) + ACCUMULATE) from None
+
+
 def check_reused_leaf(ctx):
     """A leaf used several times gets the sum of the gradients along every path (§0.1.6)."""
     shape = _shape(ctx.rng)
@@ -327,8 +340,8 @@ def check_reused_leaf(ctx):
     out = _composite(tx, tw, Tensor(one.copy()), log=lambda t: t.log())
     assert_tensor("x * w + x * x + log(w * w + 1)", out, _composite(x, w, one))
     out.backward()
-    assert_grad("x", tx, central_difference(lambda v: _composite(v, w, one), x), rtol=1e-5, atol=1e-6)
-    assert_grad("w", tw, central_difference(lambda v: _composite(x, v, one), w), rtol=1e-5, atol=1e-6)
+    _summed_grad("x", tx, central_difference(lambda v: _composite(v, w, one), x), rtol=1e-5, atol=1e-6)
+    _summed_grad("w", tw, central_difference(lambda v: _composite(x, v, one), w), rtol=1e-5, atol=1e-6)
 
 
 def _shared(x, w, transpose=np.transpose, reshape=np.reshape):
@@ -345,8 +358,8 @@ def check_shared_intermediate(ctx):
     out = _shared(tx, tw, transpose=lambda t: t.T(), reshape=lambda t, shape: t.reshape(*shape))
     assert_tensor("h = x * w; g = h * h + h; g.T().reshape(-1) * (h + g).T().reshape(-1)", out, _shared(x, w))
     out.backward()
-    assert_grad("x", tx, central_difference(lambda v: _shared(v, w), x), rtol=1e-5, atol=1e-6)
-    assert_grad("w", tw, central_difference(lambda v: _shared(x, v), w), rtol=1e-5, atol=1e-6)
+    _summed_grad("x", tx, central_difference(lambda v: _shared(v, w), x), rtol=1e-5, atol=1e-6)
+    _summed_grad("w", tw, central_difference(lambda v: _shared(x, v), w), rtol=1e-5, atol=1e-6)
 
 
 def check_same_tensor_twice(ctx):
@@ -354,10 +367,10 @@ def check_same_tensor_twice(ctx):
     shape = _shape(ctx.rng)
     (x,), (tx,) = _leaves(ctx.rng, shape, 1)
     (tx + tx).backward()
-    assert_grad("x (after (x + x).backward())", tx, np.full(shape, 2.0))
+    _summed_grad("x (after (x + x).backward())", tx, np.full(shape, 2.0))
     (x2,), (tx2,) = _leaves(ctx.rng, shape, 1)
     (tx2 * tx2).backward()
-    assert_grad("x (after (x * x).backward())", tx2, 2 * x2)
+    _summed_grad("x (after (x * x).backward())", tx2, 2 * x2)
 
 
 def check_chains(ctx):
@@ -369,13 +382,13 @@ def check_chains(ctx):
     for _ in range(50):
         y = y + x
     y.backward()
-    assert_grad("x (after y = x; 50 times y = y + x; y.backward())", x, np.full(shape, 51.0))
+    _summed_grad("x (after y = x; 50 times y = y + x; y.backward())", x, np.full(shape, 51.0))
     z = Tensor(ctx.rng.normal(size=shape), requires_grad=True)
     y = z
     for _ in range(10):
         y = y + y
     y.backward()
-    assert_grad("z (after y = z; 10 times y = y + y; y.backward())", z, np.full(shape, 1024.0))
+    _summed_grad("z (after y = z; 10 times y = y + y; y.backward())", z, np.full(shape, 1024.0))
 
 
 def check_accumulation(ctx):
@@ -384,14 +397,14 @@ def check_accumulation(ctx):
     shape = _shape(ctx.rng)
     (x, y), (tx, ty) = _leaves(ctx.rng, shape, 2)
     (tx + ty).backward()
-    assert_grad("x (after (x + y).backward())", tx, np.ones(shape))
-    assert_grad("y (after (x + y).backward())", ty, np.ones(shape))
+    _summed_grad("x (after (x + y).backward())", tx, np.ones(shape))
+    _summed_grad("y (after (x + y).backward())", ty, np.ones(shape))
     k = ctx.rng.normal(size=shape)
     (tx * Tensor(k.copy())).backward()
-    assert_grad("x (after (x + y).backward() then (x * k).backward())", tx, 1 + k)
+    _summed_grad("x (after (x + y).backward() then (x * k).backward())", tx, 1 + k)
     # Add hands one gradient array to both inputs; storing it in both leaves
     # would make the second backward above change y.grad too.
-    assert_grad("y (unchanged by (x * k).backward(): x.grad and y.grad must not share memory)",
+    _summed_grad("y (unchanged by (x * k).backward(): x.grad and y.grad must not share memory)",
                 ty, np.ones(shape))
 
 

@@ -147,8 +147,15 @@ class _Model:
 
     def check_running(self, when):
         for i, name, layer in self.batchnorms:
-            assert_tensor(f"layer {i} {name}.running_mean ({when})", layer.running_mean, self.twin.layers[i][3])
-            assert_tensor(f"layer {i} {name}.running_var ({when})", layer.running_var, self.twin.layers[i][4])
+            for slot, stat, rule in ((3, "running_mean", "the batch mean (handout eq 8)"),
+                                     (4, "running_var", "the UNBIASED batch variance, sum of squares / (m - 1) "
+                                                        "(handout eq 9), while the output uses the biased one")):
+                try:
+                    assert_tensor(f"layer {i} {name}.{stat} ({when})", getattr(layer, stat, None),
+                                  self.twin.layers[i][slot])
+                except CheckFailure as failure:
+                    raise CheckFailure(f"{failure}\nIn training mode, BatchNorm1d.forward (mytorch/nn/batchnorm.py) "
+                                       f"updates {stat} with {rule}; eval mode leaves it alone") from None
 
 
 SGD_FILE = "mytorch/optim/sgd.py, SGD.step()"
