@@ -299,7 +299,8 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
             skipped.append(f"{name} ({type(exc).__name__})")
             continue
         checked.append(name)
-    text = "no operation found wrong"
+    text = ("no operation found wrong, so look at how they are put together: the engine (Function.apply, "
+            "backward(), AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
     if checked:
         text += f" ({', '.join(checked)} checked)"
     if skipped:
@@ -337,4 +338,4 @@ def audit_note(student, seed=0, budget=5.0):
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous or signal.SIG_DFL)
     return ("Audit of your operations in mytorch/nn/functional.py (each forward and backward on small "
-            "random inputs, gradients against finite differences): " + verdict)
+            "random inputs, gradients against finite differences):\n  " + verdict)
