@@ -31,7 +31,7 @@ MUTATIONS = {
     "sub_wrong_grad": (
         "mytorch/nn/functional.py", "Sub", "unbroadcast(-g, ctx.b_shape)",
         lambda line, indent: line.replace("unbroadcast(-g, ctx.b_shape)", "unbroadcast(g, ctx.b_shape)"),
-        {"1.1.1 Subtraction"}, "b (after (a - b", ()),
+        {"1.1.1 Subtraction"}, "Sub.backward(ctx, grad_output)[1] (gradient w.r.t. b", ()),
     "add_no_unbroadcast": (
         "mytorch/nn/functional.py", "Add", "def backward(ctx, grad_output):",
         _first_statement("return Tensor(grad_output.data), Tensor(grad_output.data)"),

@@ -549,11 +549,14 @@ def _check_cross_entropy(mt, loss_fn, name, logits, labels):
     assert_grad("logits (gradient: (softmax - one_hot(labels)) / batch)", tl,
                 ref.cross_entropy_grad(logits, labels))
     # Scaled from above: the loss's backward must use the gradient it receives.
+    # log(loss) passes down 1 / loss, through Log alone (given code), so that
+    # a mistake in Mul costs only 1.1.2 and 1.2.
     tl = mt.Tensor(logits.copy(), requires_grad=True)
-    (loss_fn(tl, mt.Tensor(labels.copy())) * mt.Tensor(np.array(2.5))).backward()
-    assert_grad(f"logits after ({name} * Tensor(2.5)).backward() (2.5 times the gradient above: "
+    loss_fn(tl, mt.Tensor(labels.copy())).log().backward()
+    value = ref.cross_entropy(logits, labels)
+    assert_grad(f"logits after ({name}).log().backward() (the gradient above times 1 / loss = {1 / value:.6g}: "
                 "the loss's backward must multiply by its grad_output)", tl,
-                2.5 * ref.cross_entropy_grad(logits, labels))
+                ref.cross_entropy_grad(logits, labels) / value)
 
 
 def check_cross_entropy_function(ctx):
