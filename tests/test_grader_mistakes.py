@@ -160,6 +160,14 @@ CASES = {
     "leaf_nodes_stored_in_grad_fn": (
         composed(overrides={("mytorch/autograd_engine.py", "Function.apply"): APPLY_STORING_LEAF_NODES}),
         set(), {}),
+    # Only 1.1 done, on the kit's given Function.apply (it runs the forward and
+    # returns its result, a constant): the 1.1 problems score, 1.2 does not.
+    "only_1_1_done": (
+        lambda root: [replace_solution(root, *where, body) for where, body in (
+            (("mytorch/autograd_engine.py", "Function.apply"), "output = cls.forward(backward_function.ctx, *args)"),
+            (("mytorch/autograd_engine.py", "backward"), 'raise NotImplementedError("backward: your code here")'),
+            (("mytorch/tensor.py", "Tensor.backward"), 'raise NotImplementedError("Tensor.backward: your code")'))],
+        {"1.2 Autograd"} | PART2, {"1.2": ["expected requires_grad=True, is_leaf=False"]}),
     # ------------------------------------------------------------ the audit
     "audit_names_broken_matmul": (
         composed(MATMUL_BROKEN), PART2, {p: [MATMUL_SAYS, "class MatMul"] for p in ("2.1", "2.4", "2.5")}),
