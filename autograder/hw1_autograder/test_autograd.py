@@ -245,6 +245,8 @@ def check_graph_of_operations(ctx):
             what = f"a {symbol} b with a, b leaves of shape {shape} that require grad"
             out = forward(ta, tb)
             assert_tensor(what, out, forward(a, b))
+            _unchanged(what + " (a)", ta, a)
+            _unchanged(what + " (b)", tb, b)
             assert_flags(what, out, requires_grad=True, is_leaf=False)
             assert_parents(what, out, [("AccumulateGrad", ta), ("AccumulateGrad", tb)])
             out.backward()

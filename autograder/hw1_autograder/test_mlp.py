@@ -228,9 +228,12 @@ def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="su
         x = rng.normal(size=(batch, n_in))
         net.model.train()
         optimizer.zero_grad()
-        out = net.model(mt.Tensor(x.copy()))
+        tx = mt.Tensor(x.copy())
+        out = net.model(tx)
         expected = net.twin.forward(x, train=True)
         assert_tensor(f"{what} output, training step {step} (batch of {batch})", out, expected)
+        require(np.array_equal(tx.data, x), f"{what} changed its input x in training step {step}: "
+                                            "a layer or operation wrote into its input's .data")
         if criterion is None:
             out.backward()
             upstream = np.ones_like(expected)
