@@ -187,13 +187,19 @@ def mistakes(tmp_path_factory):
     """Every case graded, in parallel: name -> CompletedProcess."""
     base = tmp_path_factory.mktemp("mistakes")
 
-    def run(name):
+    # The edits first, one at a time: CPython 3.11's ast.parse (used to find
+    # solution regions) is not safe in several threads at once.
+    roots = {}
+    for name in CASES:
         try:
-            root = copy_project(base / name)
-            CASES[name][0](root)
-            return grade(root, "--jobs", "2")
+            roots[name] = copy_project(base / name)
+            CASES[name][0](roots[name])
         except Exception as exc:  # a stale mutation fails its own test only
-            return exc
+            roots[name] = exc
+
+    def run(name):
+        root = roots[name]
+        return root if isinstance(root, Exception) else grade(root, "--jobs", "2")
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {name: pool.submit(run, name) for name in CASES}
