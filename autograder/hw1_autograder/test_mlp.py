@@ -175,7 +175,10 @@ def assert_no_graph(name, tensor):
 
 def check_updated(name, tensor, before, expected):
     """``tensor`` holds ``expected``; if it still holds ``before``, say that step() changed nothing."""
-    data = data_of(name, tensor)
+    try:
+        data = data_of(name, tensor)
+    except CheckFailure as failure:
+        raise CheckFailure(f"{failure} (after optimizer.step(): see {SGD_FILE})") from None
     expected = np.asarray(expected)
     if (before is not None and data.shape == before.shape
             and np.array_equal(data, before) and not np.allclose(before, expected, rtol=1e-6, atol=1e-8)):
