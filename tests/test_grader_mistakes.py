@@ -236,3 +236,9 @@ def test_the_audit_only_speaks_for_part_2(mistakes):
     # 1.1.x and 1.2 failures are about one operation or the engine already: no audit there.
     assert "Audit of your operations" not in _section(mistakes["div_adds_epsilon"].stdout, "1.1.3")
     assert "Audit of your operations" not in mistakes["leaf_nodes_stored_in_grad_fn"].stdout
+    # The optimizer problems get it only when it finds a broken operation.
+    out = mistakes["sgd_rebinds_the_parameter"].stdout
+    assert "Audit of your operations" not in _section(out, "2.3") + _section(out, "2.6")
+    assert "no operation found wrong" in _section(out, "2.4")
+    out = mistakes["audit_names_broken_matmul"].stdout
+    assert MATMUL_SAYS in _section(out, "2.3") and MATMUL_SAYS in _section(out, "2.6")

@@ -36,6 +36,9 @@ STEP = 1e-6
 RTOL, ATOL = 1e-4, 1e-5
 
 
+FOUND = "FOUND: "  # the prefix of a verdict that names a broken operation
+
+
 class AuditTimeout(BaseException):
     """The audit ran out of its time budget (a BaseException, so student ``except Exception`` passes it on)."""
 
@@ -280,7 +283,7 @@ def _finite_difference(cls, run, case, values, pos, upstream):
 
 
 def audit_operations(F, Function, Tensor, ContextManager, seed=0):
-    """The audit's report (text) for the Function subclasses of module ``F``."""
+    """The audit's report (text) for the Function subclasses of module ``F``; see ``audit_note``."""
     rng = np.random.default_rng(seed)
     run = _Run(Tensor, ContextManager, rng)
     checked, skipped = [], []
@@ -297,7 +300,7 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
             for number, case in enumerate(cases):
                 _audit_case(name, cls, run, case, twin, first=number == 0)
         except _Finding as finding:
-            return f"{finding}\n(mytorch/nn/functional.py, class {name})"
+            return FOUND + f"{finding}\n(mytorch/nn/functional.py, class {name})"
         except AuditTimeout:
             raise
         except BaseException as exc:  # noqa: B902 (odd code, even sys.exit: name it and go on)
@@ -314,7 +317,7 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
 
 
 def audit_note(student, seed=0, budget=5.0):
-    """The note to add to a failed Part 2 problem's report, or None if the audit could not run.
+    """(whether a broken operation was found, the note to add to a failed Part 2 problem's report).
 
     ``student(module)`` imports a student module. The audit stops after
     ``budget`` seconds (a hanging operation must not cost the report).
@@ -342,5 +345,8 @@ def audit_note(student, seed=0, budget=5.0):
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous or signal.SIG_DFL)
-    return ("Audit of your operations in mytorch/nn/functional.py (each forward and backward on small "
-            "random inputs, gradients against finite differences):\n  " + verdict)
+    found = verdict.startswith(FOUND)
+    if found:
+        verdict = verdict[len(FOUND):]
+    return found, ("Audit of your operations in mytorch/nn/functional.py (each forward and backward on small "
+                   "random inputs, gradients against finite differences):\n  " + verdict)
