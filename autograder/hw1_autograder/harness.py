@@ -7,6 +7,11 @@ which the parent opened for it. Student code can print what it likes: stdout
 and stderr go to files the parent reads as plain text, and the report only
 counts if it carries the one-time token the parent wrote into RESULT_FD.
 
+When a Part 2 problem fails, the report is sent, then ``audit.py`` checks
+each of the student's operations on its own and the report is sent again with
+its verdict added to the first failed check's message (never changing a
+score; the audit stops well within the problem's time limit, TIMEOUT or 60 s).
+
 The module also holds what every check needs: ``CheckFailure``, value and
 shape comparisons with concise messages, graph-node checks (handout Appendix
 A), finite differences, and traceback trimming to the student's own files.

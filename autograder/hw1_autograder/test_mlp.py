@@ -6,7 +6,9 @@ against ``reference.MLP``, a NumPy twin built from the same weights: outputs,
 gradients and parameters after every training step, then outputs in eval
 mode. The problems that train use the sum of the outputs as their loss
 (``out.backward()``) unless cross entropy is what they grade, so a mistake in
-one problem costs as few others as possible.
+one problem costs as few others as possible. When a check here fails, the
+harness adds the verdict of ``audit.py`` (which of the student's operations
+is wrong, if any) to the report.
 """
 import numpy as np
 
