@@ -60,7 +60,7 @@ def test_a_correct_operation_passes_and_an_unknown_signature_is_named():
 
     report = _report(MatMul=_matmul(), Clip=Clip)
     assert report.startswith("no operation found wrong") and "(MatMul checked)" in report
-    assert "skipped, arguments not inferred: Clip" in report
+    assert "skipped: Clip (arguments not inferred)" in report
 
 
 def test_a_wrong_gradient_is_named_with_input_element_and_both_values():
@@ -118,8 +118,15 @@ def test_odd_operations_never_crash_the_audit():
         def backward(ctx, grad_output):
             return None
 
-    report = _report(Exits=Exits)
-    assert report.startswith("no operation found wrong")  # forward refused every input: no verdict
+    class Stub(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            raise NotImplementedError("Stub.forward: your code here")
+
+    report = _report(Exits=Exits, Stub=Stub)
+    assert report.startswith("no operation found wrong")  # nothing ran: no verdict, but say so
+    assert "forward raised on every input tried: Stub (NotImplementedError)" in report
+    assert "skipped: Exits (SystemExit)" in report
     assert _report(Weird=Weird).startswith(audit.FOUND + "Weird.forward returned str")
 
 

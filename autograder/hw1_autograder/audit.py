@@ -205,8 +205,8 @@ def _audit_case(name, cls, run, case, twin, first):
     about = f"(inputs of shapes {_shapes(case, values)})"
     try:
         ctx, args, out = run.forward(cls, case, values)
-    except Exception:
-        return  # an input this operation may legitimately refuse (e.g. broadcasting MatMul); not a verdict
+    except Exception as exc:
+        return exc  # an input this operation may legitimately refuse (e.g. broadcasting MatMul); not a verdict
     got = _out_array(name, out)
     for i, (spec, arg, value) in enumerate(zip(case, args, values)):
         if isinstance(spec, tuple) and spec and spec[0] == "tensor":
@@ -258,6 +258,7 @@ def _audit_case(name, cls, run, case, twin, first):
             raise _Finding(f"{name}.backward: gradient for input {k} differs from finite differences"
                            f"{_where(index)}: expected {expected[tuple(index)]:.4g}, got {grad[tuple(index)]:.4g} "
                            f"{about}")
+    return None
 
 
 def _finite_difference(cls, run, case, values, pos, upstream):
@@ -286,19 +287,19 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
     """The audit's report (text) for the Function subclasses of module ``F``; see ``audit_note``."""
     rng = np.random.default_rng(seed)
     run = _Run(Tensor, ContextManager, rng)
-    checked, skipped = [], []
+    checked, skipped, refused = [], [], []
     for name, cls in list(vars(F).items()):
         if not (isinstance(cls, type) and issubclass(cls, Function) and cls is not Function
                 and getattr(cls, "__module__", None) == F.__name__):
             continue
         spec = _cases_for(name, cls)
         if spec is None:
-            skipped.append(name)
+            skipped.append(f"{name} (arguments not inferred)")
             continue
         cases, twin = spec
         try:
-            for number, case in enumerate(cases):
-                _audit_case(name, cls, run, case, twin, first=number == 0)
+            errors = [_audit_case(name, cls, run, case, twin, first=number == 0)
+                      for number, case in enumerate(cases)]
         except _Finding as finding:
             return FOUND + f"{finding}\n(mytorch/nn/functional.py, class {name})"
         except AuditTimeout:
@@ -306,13 +307,18 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
         except BaseException as exc:  # noqa: B902 (odd code, even sys.exit: name it and go on)
             skipped.append(f"{name} ({type(exc).__name__})")
             continue
-        checked.append(name)
+        if all(errors):  # not one input accepted: nothing was checked
+            refused.append(f"{name} ({type(errors[0]).__name__})")
+        else:
+            checked.append(name)
     text = ("no operation found wrong, so look at how they are put together: the engine (Function.apply, "
             "backward(), AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
     if checked:
         text += f" ({', '.join(checked)} checked)"
+    if refused:
+        text += f"; forward raised on every input tried: {', '.join(refused)}"
     if skipped:
-        text += f"; skipped, arguments not inferred: {', '.join(skipped)}"
+        text += f"; skipped: {', '.join(skipped)}"
     return text
 
 
