@@ -58,6 +58,15 @@ else:
 return self.gamma * x_hat + self.beta
 """
 
+# Right loss and gradient (the shift cancels), but the caller's logits change.
+CROSS_ENTROPY_IN_PLACE = """
+n, classes = predicted.shape
+predicted.data -= predicted.data.max(axis=1, keepdims=True)
+log_sum_exp = predicted.exp().sum(axis=1, keepdims=True).log()
+one_hot = Tensor(np.eye(classes)[target.data])
+return -((predicted - log_sum_exp) * one_hot).sum() / n
+"""
+
 # Function.apply as Appendix A words it: the leaf's AccumulateGrad is created
 # once and stored in its grad_fn. Correct, so it must get full marks.
 APPLY_STORING_LEAF_NODES = """
@@ -123,6 +132,9 @@ CASES = {
     "batchnorm_eps_hard_coded": (
         edit(FUNCTIONAL, "BatchNormFunction", "ctx.needs_x_grad = x.requires_grad", before("eps = 1e-5")),
         {"2.4 BatchNorm"}, {"2.4": ["eps=0.001", "wrong values"]}),
+    "cross_entropy_shifts_logits_in_place": (
+        composed(overrides={(FUNCTIONAL, "cross_entropy"): CROSS_ENTROPY_IN_PLACE}),
+        {"2.5 Cross Entropy"}, {"2.5": ["changed its input logits"]}),
     # ------------------------------------------------------------ issue 10
     "sgd_rebinds_the_parameter": (
         solution("mytorch/optim/sgd.py", "SGD.step", "param = param - self.lr * param.grad"),

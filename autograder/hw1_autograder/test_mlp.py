@@ -267,6 +267,13 @@ def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="su
         net.check_running(f"eval step {step}: eval mode must not change the running statistics")
 
 
+def _require_unchanged(what, name, tensor, original):
+    """A layer or loss must not write into its input (e.g. ``x.data -= mean`` in place)."""
+    require(np.array_equal(getattr(tensor, "data", None), original),
+            f"{what} changed its input {name} (now {fmt_array(getattr(tensor, 'data', None))}, was "
+            f"{fmt_array(original)}): compute new arrays instead of writing into {name}.data")
+
+
 def _check_loss(what, value, expected):
     data = data_of(what, value)
     require(data.size == 1, f"{what}: expected a single number (a 0-d Tensor), got shape {data.shape}")
@@ -318,6 +325,7 @@ def check_linear_layer(ctx):
     out = layer(tx)
     what = f"Linear({n_in}, {n_out}) of x {x.shape}"
     assert_tensor(what, out, ref.linear(x, weight, bias))
+    _require_unchanged(what, "x", tx, x)
     assert_flags(what, out, requires_grad=True, is_leaf=False)
     out.backward()
     dx, dw, db = ref.linear_backward(x, weight, np.ones((batch, n_out)))
@@ -482,9 +490,12 @@ def check_batchnorm_train_forward(ctx):
         for step in range(1, 4):
             batch = int(ctx.rng.integers(2, 9))
             x = ctx.rng.normal(2.0, 3.0, size=(batch, features)) * scale
-            out = layer(mt.Tensor(x.copy()))
-            assert_tensor(f"{name} output in training mode, step {step} (batch of {batch}; feature "
-                          f"variances from ~1e-4 to ~1e2)", out, net.twin.forward(x, train=True))
+            tx = mt.Tensor(x.copy())
+            out = layer(tx)
+            what = f"{name} output in training mode, step {step} (batch of {batch}; feature variances from " \
+                   "~1e-4 to ~1e2)"
+            assert_tensor(what, out, net.twin.forward(x, train=True))
+            _require_unchanged(what, "x", tx, x)
             net.check_running(f"after training step {step}")
 
 
@@ -552,6 +563,7 @@ def _check_cross_entropy(mt, loss_fn, name, logits, labels):
     loss = loss_fn(tl, mt.Tensor(labels.copy()))
     what = f"{name} with logits {logits.shape}"
     _check_loss(what, loss, ref.cross_entropy(logits, labels))
+    _require_unchanged(what, "logits", tl, logits)
     assert_flags(what, loss, requires_grad=True, is_leaf=False)
     loss.backward()
     assert_grad("logits (gradient: (softmax - one_hot(labels)) / batch)", tl,
