@@ -26,8 +26,6 @@ import time
 
 import numpy as np
 
-import reference as ref
-
 _isclose = np.isclose
 # Finite differences: step and tolerances. With h = 1e-6 on inputs of size
 # ~1 and outputs summed over ~20 elements, truncation is ~1e-12 and rounding
@@ -53,14 +51,8 @@ def _t(shape, domain="any"):
     return ("tensor", tuple(shape), domain)
 
 
-def _labels(batch, classes):
-    """An integer tensor of class labels (no gradient)."""
-    return ("labels", batch, classes)
-
-
-def _const(array):
-    """A tensor argument that gets no gradient and may be changed (BatchNorm's running statistics)."""
-    return ("const", np.asarray(array, dtype=np.float64))
+def _is_tensor(spec):
+    return isinstance(spec, tuple) and len(spec) == 3 and spec[0] == "tensor"
 
 
 _BROADCAST = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), (1, 4)), ((4,), (3, 4)), ((3, 1), (1, 4)), ((3, 4), ())]
@@ -97,10 +89,6 @@ SPECS = {
     "Reshape": ([(_t((3, 4)), (2, 6))], lambda a, shape: np.reshape(a, shape)),
     "Sum": ([(_t((3, 4)),), (_t((3, 4)), 0), (_t((3, 4)), 1, True), (_t((3, 4)), None, True)], _sum),
     "Pow": ([(_t((3, 4), "positive"), 2), (_t((3, 4), "positive"), 0.5)], np.power),
-    "LinearFunction": ([(_t((5, 3)), _t((2, 3)), _t((2,)))], lambda x, w, b: ref.linear(x, w, b)),
-    "CrossEntropyFunction": ([(_t((5, 4)), _labels(5, 4))], ref.cross_entropy),
-    "BatchNormFunction": ([(_t((6, 3)), _t((3,), "positive"), _t((3,)), _const(np.zeros(3)), _const(np.ones(3)),
-                            True, 0.1, 1e-5)], lambda x, g, b, *rest: ref.batchnorm_train(x, g, b)[0]),
 }
 
 
@@ -143,7 +131,7 @@ class _Run:
         """Concrete arrays for a case's specs (plain values stay as they are)."""
         out = []
         for spec in case:
-            if isinstance(spec, tuple) and spec and spec[0] == "tensor":
+            if _is_tensor(spec):
                 _, shape, domain = spec
                 if domain == "any":
                     out.append(self.rng.uniform(-2, 2, shape))
@@ -152,10 +140,6 @@ class _Run:
                     if domain == "away":
                         value = value * self.rng.choice([-1.0, 1.0], shape)
                     out.append(np.asarray(value, dtype=np.float64))
-            elif isinstance(spec, tuple) and spec and spec[0] == "labels":
-                out.append(self.rng.integers(0, spec[2], spec[1]))
-            elif isinstance(spec, tuple) and spec and spec[0] == "const":
-                out.append(spec[1].copy())
             else:
                 out.append(spec)
         return out
@@ -163,11 +147,8 @@ class _Run:
     def tensors(self, case, values):
         args = []
         for spec, value in zip(case, values):
-            kind = spec[0] if isinstance(spec, tuple) and spec and isinstance(spec[0], str) else None
-            if kind == "tensor":
+            if _is_tensor(spec):
                 args.append(self.Tensor(np.array(value, dtype=np.float64), requires_grad=True))
-            elif kind in ("labels", "const"):
-                args.append(self.Tensor(np.array(value)))
             else:
                 args.append(value)
         return args
@@ -188,8 +169,7 @@ def _out_array(name, out):
 
 
 def _shapes(case, values):
-    return ", ".join(str(np.shape(v)) for s, v in zip(case, values) if isinstance(s, tuple) and s
-                     and s[0] in ("tensor", "labels", "const"))
+    return ", ".join(str(np.shape(v)) for s, v in zip(case, values) if _is_tensor(s))
 
 
 def _where(index):
@@ -209,7 +189,7 @@ def _audit_case(name, cls, run, case, twin, first):
         return exc  # an input this operation may legitimately refuse (e.g. broadcasting MatMul); not a verdict
     got = _out_array(name, out)
     for i, (spec, arg, value) in enumerate(zip(case, args, values)):
-        if isinstance(spec, tuple) and spec and spec[0] == "tensor":
+        if _is_tensor(spec):
             if not np.array_equal(getattr(arg, "data", None), value):
                 raise _Finding(f"{name}.forward changed its input {i} {about}: an operation must compute "
                                "a new array, never write into an input's .data")
@@ -229,13 +209,10 @@ def _audit_case(name, cls, run, case, twin, first):
         if not first and not isinstance(exc, NotImplementedError):
             return None  # a backward for plain inputs only (e.g. matrices, not stacks) is enough for Part 2
         raise _Finding(f"{name}.backward raised {type(exc).__name__}: {str(exc)[:200]} {about}") from None
-    tensor_positions = [i for i, s in enumerate(case) if isinstance(s, tuple) and s
-                        and s[0] in ("tensor", "labels", "const")]
+    tensor_positions = [i for i, s in enumerate(case) if _is_tensor(s)]
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
     for k, pos in enumerate(tensor_positions):
-        if case[pos][0] != "tensor":
-            continue
         if k >= len(grads) or grads[k] is None:
             raise _Finding(f"{name}.backward returned no gradient for input {k} {about}; expected one per "
                            "tensor input of forward, in order")
