@@ -6,13 +6,15 @@ against ``reference.MLP``, a NumPy twin built from the same weights: outputs,
 gradients and parameters after every training step, then outputs in eval
 mode. The problems that train use the sum of the outputs as their loss
 (``out.backward()``) unless cross entropy is what they grade, so a mistake in
-one problem costs as few others as possible.
+one problem costs as few others as possible. When a check here fails, the
+harness adds the verdict of ``audit.py`` (which of the student's operations
+is wrong, if any) to the report.
 """
 import numpy as np
 
 import reference as ref
-from harness import (assert_flags, assert_grad, assert_parameter, assert_parents, assert_tensor,
-                     assert_values, data_of, require, student)
+from harness import (CheckFailure, assert_flags, assert_grad, assert_parameter, assert_parents, assert_tensor,
+                     assert_values, data_of, describe, fmt_array, node_kind, require, student, student_traceback)
 
 
 class _Student:
@@ -55,13 +57,16 @@ def _sizes(rng, count, low=2, high=7):
 class _Model:
     """A student Sequential and its NumPy twin, built from one spec with the same weights.
 
-    ``spec`` lists ("linear", in, out), ("relu",) and ("batchnorm", features).
+    ``spec`` lists ("linear", in, out), ("relu",) and ("batchnorm", features) or
+    ("batchnorm", features, eps) (one eps per model).
     ``params`` maps (layer index, slot) -> the student's parameter Tensor, with
     slot 1 for weight/gamma and 2 for bias/beta, the twin's layout.
     """
 
     def __init__(self, mt, rng, spec):
         layers, twin, self.params, self.names, self.batchnorms = [], [], {}, {}, []
+        self.owners = {}
+        eps = 1e-5
         for i, item in enumerate(spec):
             kind = item[0]
             if kind == "linear":
@@ -74,32 +79,39 @@ class _Model:
                 bias = rng.normal(0, 0.5, n_out)
                 layer.weight.data, layer.bias.data = weight.copy(), bias.copy()
                 twin.append(("linear", weight, bias))
-                self._add(i, name, layer.weight, "weight", layer.bias, "bias")
+                self._add(i, name, layer, "weight", "bias")
             elif kind == "relu":
                 layer = mt.ReLU()
                 twin.append(("relu",))
             else:
                 features = item[1]
-                layer = mt.BatchNorm1d(features)
-                name = f"BatchNorm1d({features})"
+                if len(item) > 2:
+                    eps = item[2]
+                    layer = mt.BatchNorm1d(features, eps=eps)
+                    name = f"BatchNorm1d({features}, eps={eps:g})"
+                else:
+                    layer = mt.BatchNorm1d(features)
+                    name = f"BatchNorm1d({features})"
                 _check_new_batchnorm(name, layer, features)
                 gamma, beta = rng.uniform(0.5, 1.5, features), rng.normal(0, 0.5, features)
                 layer.gamma.data, layer.beta.data = gamma.copy(), beta.copy()
                 twin.append(("batchnorm", gamma, beta, np.zeros(features), np.ones(features)))
-                self._add(i, name, layer.gamma, "gamma", layer.beta, "beta")
+                self._add(i, name, layer, "gamma", "beta")
                 self.batchnorms.append((i, name, layer))
             layers.append(layer)
         self.model = mt.Sequential(*layers)
-        self.twin = ref.MLP(twin)
+        self.twin = ref.MLP(twin, eps=eps)
         self.description = "Sequential(" + ", ".join(
             {"linear": "Linear", "relu": "ReLU", "batchnorm": "BatchNorm1d"}[s[0]] for s in spec) + ")"
         stored = list(getattr(self.model, "layers", []) or [])
         require(len(stored) == len(layers) and all(a is b for a, b in zip(stored, layers)),
                 f"{self.description}.layers: expected the {len(layers)} layers passed to Sequential, in order")
 
-    def _add(self, i, name, first, first_name, second, second_name):
-        self.params[i, 1], self.names[i, 1] = first, f"layer {i} {name}.{first_name}"
-        self.params[i, 2], self.names[i, 2] = second, f"layer {i} {name}.{second_name}"
+    def _add(self, i, name, layer, first_name, second_name):
+        for slot, attr in ((1, first_name), (2, second_name)):
+            self.params[i, slot] = getattr(layer, attr)
+            self.names[i, slot] = f"layer {i} {name}.{attr}"
+            self.owners[i, slot] = (layer, attr)
 
     def check_parameters(self):
         """``model.parameters()`` holds exactly this model's parameter tensors."""
@@ -115,19 +127,83 @@ class _Model:
         for key, tensor in self.params.items():
             assert_grad(f"{self.names[key]} ({when})", tensor, grads[key])
 
-    def check_params(self, when):
+    def snapshot(self):
+        """The parameters' values now, to tell an update that did nothing from a wrong one."""
+        return {key: (t.data.copy() if isinstance(getattr(t, "data", None), np.ndarray) else None)
+                for key, t in self.params.items()}
+
+    def check_params(self, when, before=None):
         for key, tensor in self.params.items():
             name = f"{self.names[key]} ({when})"
-            assert_tensor(name, tensor, self.twin.layers[key[0]][key[1]])
+            layer, attr = self.owners[key]
+            now = getattr(layer, attr, None)
+            require(now is tensor,
+                    f"{name}: the model's {attr} is no longer the parameter Tensor it started with (now "
+                    f"{describe(now)}); update a parameter in place (param.data = ...) rather than "
+                    "replacing it, or the optimizer and the model stop sharing it")
+            check_updated(name, tensor, None if before is None else before[key],
+                          self.twin.layers[key[0]][key[1]])
             require(getattr(tensor, "is_parameter", None) is True, f"{name}: expected is_parameter=True")
             assert_flags(name, tensor, requires_grad=True, is_leaf=True)
-            require(getattr(tensor, "grad_fn", None) is None,
-                    f"{name}: a parameter is a leaf with no grad_fn; the update must not build a graph")
+            assert_no_graph(name, tensor)
 
     def check_running(self, when):
         for i, name, layer in self.batchnorms:
-            assert_tensor(f"layer {i} {name}.running_mean ({when})", layer.running_mean, self.twin.layers[i][3])
-            assert_tensor(f"layer {i} {name}.running_var ({when})", layer.running_var, self.twin.layers[i][4])
+            for slot, stat, rule in ((3, "running_mean", "the batch mean (handout eq 8)"),
+                                     (4, "running_var", "the UNBIASED batch variance, sum of squares / (m - 1) "
+                                                        "(handout eq 9), while the output uses the biased one")):
+                try:
+                    assert_tensor(f"layer {i} {name}.{stat} ({when})", getattr(layer, stat, None),
+                                  self.twin.layers[i][slot])
+                except CheckFailure as failure:
+                    raise CheckFailure(f"{failure}\nIn training mode, BatchNorm1d.forward (mytorch/nn/batchnorm.py) "
+                                       f"updates {stat} with {rule}; eval mode leaves it alone") from None
+
+
+SGD_FILE = "mytorch/optim/sgd.py, SGD.step()"
+
+
+def assert_no_graph(name, tensor):
+    """The update built no graph: the parameter's grad_fn is not an operation's node.
+
+    A leaf may keep its own AccumulateGrad in grad_fn (handout Appendix A:
+    Function.apply creates and stores these nodes), so only a BackwardFunction
+    shows that the parameter was made by an operation.
+    """
+    require(node_kind(getattr(tensor, "grad_fn", None)) != "BackwardFunction",
+            f"{name}: its grad_fn is an operation's node ({describe(tensor.grad_fn)}): the update built a "
+            f"graph. In {SGD_FILE}, compute on arrays (param.data, param.grad.data), not on Tensors")
+
+
+def check_updated(name, tensor, before, expected):
+    """``tensor`` holds ``expected``; if it still holds ``before``, say that step() changed nothing."""
+    try:
+        data = data_of(name, tensor)
+    except CheckFailure as failure:
+        raise CheckFailure(f"{failure} (after optimizer.step(): see {SGD_FILE})") from None
+    expected = np.asarray(expected)
+    if (before is not None and data.shape == before.shape
+            and np.array_equal(data, before) and not np.allclose(before, expected, rtol=1e-6, atol=1e-8)):
+        raise CheckFailure(
+            f"{name}: unchanged by optimizer.step() (expected {fmt_array(expected)}, still "
+            f"{fmt_array(data)}). In {SGD_FILE}, update each parameter's array in place, e.g. "
+            "param.data = param.data - lr * param.grad.data; rebinding a name (param = param - lr * "
+            "param.grad) makes a new Tensor and leaves the model's parameter as it was")
+    assert_values(name, data, expected)
+
+
+def optimizer_step(optimizer):
+    """``optimizer.step()``, with a hint when it mixed an ndarray and a Tensor."""
+    try:
+        optimizer.step()
+    except TypeError as exc:
+        text = str(exc)
+        if "ndarray" in text and "Tensor" in text:
+            raise CheckFailure(
+                student_traceback(exc) + f"\nIn {SGD_FILE}: param.data is an np.ndarray but param.grad "
+                "is a Tensor; use its array, param.grad.data (e.g. param.data = param.data - lr * "
+                "param.grad.data)") from None
+        raise
 
 
 def _check_new_batchnorm(name, layer, features):
@@ -157,9 +233,12 @@ def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="su
         x = rng.normal(size=(batch, n_in))
         net.model.train()
         optimizer.zero_grad()
-        out = net.model(mt.Tensor(x.copy()))
+        tx = mt.Tensor(x.copy())
+        out = net.model(tx)
         expected = net.twin.forward(x, train=True)
         assert_tensor(f"{what} output, training step {step} (batch of {batch})", out, expected)
+        require(np.array_equal(tx.data, x), f"{what} changed its input x in training step {step}: "
+                                            "a layer or operation wrote into its input's .data")
         if criterion is None:
             out.backward()
             upstream = np.ones_like(expected)
@@ -172,9 +251,10 @@ def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="su
             upstream = ref.cross_entropy_grad(expected, labels)
         grads = net.twin.backward(upstream)
         net.check_grads(grads, f"gradient after backward in training step {step}")
-        optimizer.step()
+        before = net.snapshot()
+        optimizer_step(optimizer)
         net.twin.step(grads, lr, momentum)
-        net.check_params(f"after optimizer.step() in training step {step}")
+        net.check_params(f"after optimizer.step() in training step {step}", before)
         net.check_running(f"after training step {step}")
     for step in range(1, steps + 1):
         batch = int(rng.integers(1, 9))
@@ -187,6 +267,13 @@ def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="su
         net.check_running(f"eval step {step}: eval mode must not change the running statistics")
 
 
+def _require_unchanged(what, name, tensor, original):
+    """A layer or loss must not write into its input (e.g. ``x.data -= mean`` in place)."""
+    require(np.array_equal(getattr(tensor, "data", None), original),
+            f"{what} changed its input {name} (now {fmt_array(getattr(tensor, 'data', None))}, was "
+            f"{fmt_array(original)}): compute new arrays instead of writing into {name}.data")
+
+
 def _check_loss(what, value, expected):
     data = data_of(what, value)
     require(data.size == 1, f"{what}: expected a single number (a 0-d Tensor), got shape {data.shape}")
@@ -195,7 +282,7 @@ def _check_loss(what, value, expected):
 
 # --------------------------------------------------------------- 2.1 Linear
 def check_add_broadcast(ctx):
-    """Add broadcasts (handout §2.1): (batch, n) + (n,) and a 0-d tensor; gradients summed back."""
+    """Add broadcasts (handout §2.1): (batch, n) + (n,), + (1, n) and + a 0-d tensor; gradients summed back."""
     mt = _Student()
     batch, n = _sizes(ctx.rng, 2)
     x, b, s = ctx.rng.normal(size=(batch, n)), ctx.rng.normal(size=n), ctx.rng.normal(size=())
@@ -208,6 +295,16 @@ def check_add_broadcast(ctx):
         out.backward()
         assert_grad(f"x (after ({what}).backward())", tx, np.ones((batch, n)))
         assert_grad(f"b (after ({what}).backward(): summed over the batch)", tb, np.full(n, float(batch)))
+    row = ctx.rng.normal(size=(1, n))
+    for order in ("x + r", "r + x"):
+        tx, tr = mt.Tensor(x.copy(), requires_grad=True), mt.Tensor(row.copy(), requires_grad=True)
+        out = tx + tr if order == "x + r" else tr + tx
+        what = f"{order} with x {x.shape}, r {row.shape} (a size-1 axis stretched)"
+        assert_tensor(what, out, x + row)
+        out.backward()
+        assert_grad(f"r (after ({what}).backward(): summed over the stretched axis, keeping it)", tr,
+                    np.full((1, n), float(batch)))
+        assert_grad(f"x (after ({what}).backward())", tx, np.ones((batch, n)))
     tx, ts = mt.Tensor(x.copy(), requires_grad=True), mt.Tensor(s.copy(), requires_grad=True)
     out = tx + ts
     assert_tensor(f"x + s with x {x.shape}, s a 0-d tensor", out, x + s)
@@ -228,6 +325,7 @@ def check_linear_layer(ctx):
     out = layer(tx)
     what = f"Linear({n_in}, {n_out}) of x {x.shape}"
     assert_tensor(what, out, ref.linear(x, weight, bias))
+    _require_unchanged(what, "x", tx, x)
     assert_flags(what, out, requires_grad=True, is_leaf=False)
     out.backward()
     dx, dw, db = ref.linear_backward(x, weight, np.ones((batch, n_out)))
@@ -267,6 +365,8 @@ def check_relu_function(ctx):
     out = mt.F.ReLU.apply(tz)
     what = f"functional.ReLU.apply(z) with z {z.shape}"
     assert_tensor(what, out, ref.relu(z))
+    require(np.array_equal(tz.data, z), f"{what} changed its input z (now {fmt_array(tz.data)}, was "
+                                        f"{fmt_array(z)}): compute a new array instead of writing into z.data")
     assert_flags(what, out, requires_grad=True, is_leaf=False)
     assert_parents(what, out, [("AccumulateGrad", tz)])
     out.backward()
@@ -284,6 +384,8 @@ def check_relu_layer(ctx):
         out = mt.ReLU()(tz)
         what = f"ReLU()(z) with z of shape {shape}"
         assert_tensor(what, out, ref.relu(z))
+        require(np.array_equal(tz.data, z), f"{what} changed its input z (now {fmt_array(tz.data)}): "
+                                            "compute a new array instead of writing into z.data")
         assert_flags(what, out, requires_grad=True, is_leaf=False)
         out.backward()
         assert_grad(f"z of shape {shape}", tz, ref.relu_grad(z))
@@ -316,11 +418,13 @@ def _hand_set_steps(ctx, momentum):
         grad = ctx.rng.normal(size=shape)
         optimizer.zero_grad()
         param.grad = mt.Tensor(grad.copy())
-        optimizer.step()
+        before = np.array(data_of("parameter before step()", param))
+        optimizer_step(optimizer)
         expected, velocity = ref.sgd_step(expected, grad, lr, momentum, velocity)
         what = f"parameter after step {step} of SGD(lr={lr:.4g}, momentum={momentum:.4g})"
-        assert_tensor(what, param, expected)
+        check_updated(what, param, before, expected)
         assert_flags(what, param, requires_grad=True, is_leaf=True)
+        assert_no_graph(what, param)
 
 
 def check_sgd_by_hand(ctx):
@@ -340,7 +444,7 @@ def check_sgd_zero_grad(ctx):
     for key, tensor in net.params.items():
         grad = getattr(tensor, "grad", None)
         require(grad is None or not np.any(data_of(f"{net.names[key]}.grad", grad)),
-                f"{net.names[key]}.grad after zero_grad(): expected None or zeros, got {grad!r}")
+                f"{net.names[key]}.grad after zero_grad(): expected None or zeros, got {describe(grad)}")
     expected = net.twin.forward(x, train=True)
     net.model(mt.Tensor(x.copy())).backward()
     net.check_grads(net.twin.backward(np.ones_like(expected)), "backward after zero_grad()")
@@ -364,38 +468,61 @@ def check_batchnorm_init(ctx):
     _check_new_batchnorm(f"BatchNorm1d({features})", mt.BatchNorm1d(features), features)
 
 
+def _spread(rng, features):
+    """Per-feature scales alternating around 1e-2 and 1e1: batch variances near 1e-4 and 1e2.
+
+    Where the variance is as small as eps, where eps goes (inside the square
+    root or not, self.eps or a hard-coded number) changes the output by
+    percents, not by the 1e-6 a variance near 1 would show.
+    """
+    small = np.arange(features) % 2 == 0
+    return np.where(small, 1e-2, 1e1) * rng.uniform(0.7, 1.4, features)
+
+
 def check_batchnorm_train_forward(ctx):
     """Training mode: batch mean and biased variance normalise (eqs 3-6); running stats use unbiased (7-9)."""
     mt = _Student()
-    features = _sizes(ctx.rng, 1)[0]
-    net = _Model(mt, ctx.rng, [("batchnorm", features)])
-    layer = net.batchnorms[0][2]
-    for step in range(1, 4):
-        batch = int(ctx.rng.integers(2, 9))
-        x = ctx.rng.normal(2.0, 3.0, size=(batch, features))
-        out = layer(mt.Tensor(x.copy()))
-        assert_tensor(f"BatchNorm1d({features}) output in training mode, step {step} (batch of {batch})",
-                      out, net.twin.forward(x, train=True))
-        net.check_running(f"after training step {step}")
+    for eps in (None, 1e-3):
+        features = _sizes(ctx.rng, 1, 2, 7)[0]
+        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
+        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        scale = _spread(ctx.rng, features)
+        for step in range(1, 4):
+            batch = int(ctx.rng.integers(2, 9))
+            x = ctx.rng.normal(2.0, 3.0, size=(batch, features)) * scale
+            tx = mt.Tensor(x.copy())
+            out = layer(tx)
+            what = f"{name} output in training mode, step {step} (batch of {batch}; feature variances from " \
+                   "~1e-4 to ~1e2)"
+            assert_tensor(what, out, net.twin.forward(x, train=True))
+            _require_unchanged(what, "x", tx, x)
+            net.check_running(f"after training step {step}")
 
 
 def check_batchnorm_eval_forward(ctx):
-    """Eval mode normalises with the running statistics and does not change them."""
+    """Eval mode normalises with the running statistics (eps inside the square root) and does not change them."""
     mt = _Student()
-    features = _sizes(ctx.rng, 1)[0]
-    net = _Model(mt, ctx.rng, [("batchnorm", features)])
-    layer = net.batchnorms[0][2]
-    for _ in range(3):
-        x = ctx.rng.normal(-1.0, 2.0, size=(int(ctx.rng.integers(2, 9)), features))
-        layer(mt.Tensor(x.copy()))
-        net.twin.forward(x, train=True)
-    layer.eval()
-    for batch in (int(ctx.rng.integers(2, 9)), 1):
-        x = ctx.rng.normal(size=(batch, features))
-        out = layer(mt.Tensor(x.copy()))
-        assert_tensor(f"BatchNorm1d({features}) output in eval mode (batch of {batch}; after 3 training steps)",
-                      out, net.twin.forward(x, train=False))
-        net.check_running("eval mode must not change the running statistics")
+    for eps in (None, 1e-3):
+        features = _sizes(ctx.rng, 1, 2, 7)[0]
+        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
+        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        for _ in range(3):
+            x = ctx.rng.normal(-1.0, 2.0, size=(int(ctx.rng.integers(2, 9)), features))
+            layer(mt.Tensor(x.copy()))
+            net.twin.forward(x, train=True)
+        net.check_running("after 3 training steps")
+        # Running statistics as after long training on features of very different variance.
+        scale = _spread(ctx.rng, features)
+        mean, var = ctx.rng.normal(size=features) * scale, scale ** 2
+        layer.running_mean.data, layer.running_var.data = mean.copy(), var.copy()
+        net.twin.layers[0][3], net.twin.layers[0][4] = mean, var
+        layer.eval()
+        for batch in (int(ctx.rng.integers(2, 9)), 1):
+            x = ctx.rng.normal(size=(batch, features)) * scale + mean
+            out = layer(mt.Tensor(x.copy()))
+            assert_tensor(f"{name} output in eval mode (batch of {batch}; running_var set to "
+                          f"{fmt_array(var)})", out, net.twin.forward(x, train=False))
+            net.check_running("eval mode must not change the running statistics")
 
 
 def check_batchnorm_gradients(ctx):
@@ -436,10 +563,20 @@ def _check_cross_entropy(mt, loss_fn, name, logits, labels):
     loss = loss_fn(tl, mt.Tensor(labels.copy()))
     what = f"{name} with logits {logits.shape}"
     _check_loss(what, loss, ref.cross_entropy(logits, labels))
+    _require_unchanged(what, "logits", tl, logits)
     assert_flags(what, loss, requires_grad=True, is_leaf=False)
     loss.backward()
     assert_grad("logits (gradient: (softmax - one_hot(labels)) / batch)", tl,
                 ref.cross_entropy_grad(logits, labels))
+    # Scaled from above: the loss's backward must use the gradient it receives.
+    # log(loss) passes down 1 / loss, through Log alone (given code), so that
+    # a mistake in Mul costs only 1.1.2 and 1.2.
+    tl = mt.Tensor(logits.copy(), requires_grad=True)
+    loss_fn(tl, mt.Tensor(labels.copy())).log().backward()
+    value = ref.cross_entropy(logits, labels)
+    assert_grad(f"logits after ({name}).log().backward() (the gradient above times 1 / loss = {1 / value:.6g}: "
+                "the loss's backward must multiply by its grad_output)", tl,
+                ref.cross_entropy_grad(logits, labels) / value)
 
 
 def check_cross_entropy_function(ctx):

@@ -1,0 +1,180 @@
+"""The audit of student operations (autograder/hw1_autograder/audit.py) and the report helpers'
+robustness against odd student objects, called directly (the graded runs are in
+test_grader_mistakes.py)."""
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from test_grader_reference import _load
+
+from mytorch.autograd_engine import ContextManager, Function
+from mytorch.tensor import Tensor
+
+harness = _load("harness")
+sys.modules.setdefault("reference", _load("reference"))  # audit.py imports it by this name
+audit = _load("audit")
+
+
+def _module(**classes):
+    """A stand-in for a student's nn/functional.py holding ``classes``."""
+    module = types.ModuleType("student_functional")
+    for name, cls in classes.items():
+        cls.__module__ = module.__name__
+        cls.__name__ = cls.__qualname__ = name
+        setattr(module, name, cls)
+    return module
+
+
+def _matmul(grad_a_sign=1.0):
+    class MatMul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return Tensor(a.data @ b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            a, b = ctx.saved_tensors
+            g = grad_output.data
+            if a.data.ndim == 1 or b.data.ndim == 1 or a.data.ndim > 2:
+                raise ValueError("only matrices")  # a limitation, not a wrong gradient
+            return Tensor(grad_a_sign * g @ b.data.T), Tensor(a.data.T @ g)
+    return MatMul
+
+
+def _report(**classes):
+    return audit.audit_operations(_module(**classes), Function, Tensor, ContextManager, seed=3)
+
+
+def test_a_correct_operation_passes_and_an_unknown_signature_is_named():
+    class Clip(Function):
+        @staticmethod
+        def forward(ctx, a, low, high=1.0, mode="x"):
+            return Tensor(np.clip(a.data, low, high))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return (grad_output,)
+
+    report = _report(MatMul=_matmul(), Clip=Clip)
+    assert report.startswith("no operation found wrong (checked: MatMul)")
+    assert "skipped: Clip (arguments not inferred)" in report
+
+
+def test_a_wrong_gradient_is_named_with_input_element_and_both_values():
+    report = _report(MatMul=_matmul(-1.0))
+    assert report.startswith(audit.FOUND)
+    report = report[len(audit.FOUND):]
+    assert report.startswith("MatMul.backward: gradient for input 0 differs from finite differences at (0, 0): "
+                             "expected ")
+    expected, got = report.split("expected ")[1].split(" (inputs")[0].split(", got ")
+    assert float(expected) == pytest.approx(-float(got), rel=1e-3)
+    assert "class MatMul" in report
+
+
+def test_missing_unbroadcast_and_inplace_forward_are_named():
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return Tensor(a.data * b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            a, b = ctx.saved_tensors
+            return Tensor(grad_output.data * b.data), Tensor(grad_output.data * a.data)
+
+    report = _report(Mul=Mul)[len(audit.FOUND):]
+    assert report.startswith("Mul.backward: gradient for input 1 has shape (3, 4), but that input has shape (4,)")
+    assert "unbroadcast" in report
+
+    class Sub(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            a.data -= b.data
+            return Tensor(a.data.copy())
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output, Tensor(-grad_output.data)
+
+    assert _report(Sub=Sub).startswith(audit.FOUND + "Sub.forward changed its input 0")
+
+    class Add(Function):  # the kit's Add while unbroadcast is still a stub
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.shapes = a.data.shape, b.data.shape
+            return Tensor(a.data + b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            if ctx.shapes[0] != ctx.shapes[1]:
+                raise NotImplementedError("unbroadcast: your code here")
+            return grad_output, grad_output
+
+    assert _report(Add=Add).startswith(audit.FOUND + "Add.backward raised NotImplementedError: unbroadcast: "
+                                       "your code here (inputs of shapes (3, 4), (4,))")
+
+
+def test_odd_operations_never_crash_the_audit():
+    class Exits(Function):
+        @staticmethod
+        def forward(ctx, a):
+            sys.exit(3)
+
+    class Weird(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return "not a tensor"
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return None
+
+    class Stub(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            raise NotImplementedError("Stub.forward: your code here")
+
+    report = _report(Exits=Exits, Stub=Stub)
+    assert report.startswith("no operation found wrong")  # nothing ran: no verdict, but say so
+    assert "forward raised on every input tried: Stub (NotImplementedError)" in report
+    assert "skipped: Exits (SystemExit)" in report
+    assert _report(Weird=Weird).startswith(audit.FOUND + "Weird.forward returned str")
+
+
+def test_the_audit_note_stops_at_its_time_budget_and_survives_import_errors():
+    class Hangs(Function):
+        @staticmethod
+        def forward(ctx, a):
+            while True:
+                pass
+
+    module = _module(Hangs=Hangs)
+    engine = types.SimpleNamespace(Function=Function, ContextManager=ContextManager)
+    tensor = types.SimpleNamespace(Tensor=Tensor)
+    modules = {"mytorch.nn.functional": module, "mytorch.autograd_engine": engine, "mytorch.tensor": tensor}
+    found, note = audit.audit_note(modules.__getitem__, budget=0.3)
+    assert not found and note.startswith("Audit of your operations") and "stopped after 0.3 s" in note
+
+    def broken_import(name):
+        raise SyntaxError("invalid syntax (functional.py, line 3)")
+    assert "could not run (SyntaxError: invalid syntax" in audit.audit_note(broken_import, budget=0.3)[1]
+
+
+def test_describe_never_crashes_on_odd_objects():
+    class BadRepr:
+        data = None
+
+        def __repr__(self):
+            raise AttributeError("'Tensor' object has no attribute 'size'")
+
+    text = harness.describe(BadRepr())
+    assert "repr() failed" in text and "has no attribute 'size'" in text
+    nested = Tensor(np.ones(2))
+    nested.data = Tensor(np.ones(2))  # what p.data = Tensor(p.data) - lr * p.grad leaves behind
+    assert "whose .data holds a Tensor (not an np.ndarray)" in harness.describe(nested)
+    with pytest.raises(harness.CheckFailure, match=r"param.grad.data"):
+        harness.data_of("parameter", nested)
