@@ -165,7 +165,7 @@ def run_problem(problem, index, args):
         channel.flush()
         channel.seek(0)
         fd = channel.fileno()
-        command = [sys.executable, harness_of(args.project), problem.id, str(fd), str(seed)]
+        command = [sys.executable, harness_of(args.project), problem.id, str(fd), str(seed), str(args.timeout)]
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 pass_fds=(fd,), cwd=args.project, env=_child_env(),
                                 start_new_session=True)
