@@ -81,6 +81,7 @@ DROPPED = (
     "tools/make_handout.py",  # this tool: staff only
     "bench/",                 # the reference's speed benchmarks
     "tools/model_solution/",  # the handout-style model student solution: staff only
+    "tools/make_autograder.py",  # packs the grader for Autolab and Gradescope: staff only
 )
 
 # Never part of a handout, tracked or not: caches, environments, build
