@@ -80,7 +80,7 @@ def STORE_LEAF_NODE(line, indent):
 
 ACCUMULATE_ASSIGNS = edit("mytorch/autograd_engine.py", None, "variable.grad.data += grad",
                           swap("variable.grad.data += grad", "variable.grad.data = grad"))
-MATMUL_BROKEN = edit(FUNCTIONAL, "MatMul", "grad_a = G @ np.swapaxes(B, -1, -2)", swap("G @", "-G @"))
+MATMUL_BROKEN = edit(FUNCTIONAL, "MatMul", "grad_a = G @ B.swapaxes(-1, -2)", swap("G @", "-G @"))
 MATMUL_SAYS = "MatMul.backward: gradient for input 0 differs from finite differences at"
 
 # name: (setup(root), problems that lose their points, {problem: texts its report must show})
