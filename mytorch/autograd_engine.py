@@ -12,6 +12,10 @@ Each node lists its parents in ``next_functions``, in the order of the tensor
 arguments of the forward call. ``backward(grad_fn, grad)`` walks that graph
 from the output back to the leaves (handout §0.1.5).
 """
+import functools
+import inspect
+import sys
+
 import numpy as np
 
 from mytorch.tensor import Tensor, grad_dtype
@@ -24,8 +28,18 @@ class no_grad:
 
     Inside ``with no_grad():`` every result is a constant (``requires_grad``
     False), as in ``torch.no_grad``: use it for evaluation and for optimizer
-    updates, which must not become part of the next step's graph.
+    updates, which must not become part of the next step's graph. As a
+    decorator, ``@no_grad()`` and ``@no_grad`` both work; on a generator
+    function every step of the generator runs under ``no_grad``.
     """
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(f"no_grad() takes no arguments (or a function, as a decorator), got {func!r}")
+        return self(func)  # used as @no_grad, without parentheses
 
     def __enter__(self):
         global _grad_enabled
@@ -39,12 +53,38 @@ class no_grad:
         return False
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            @functools.wraps(func)
+            def generator_wrapper(*args, **kwargs):
+                return (yield from _no_grad_steps(func(*args, **kwargs)))
+            return generator_wrapper
+
+        @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with no_grad():
                 return func(*args, **kwargs)
-        wrapper.__name__ = func.__name__
-        wrapper.__doc__ = func.__doc__
         return wrapper
+
+
+def _no_grad_steps(generator):
+    """Run ``generator`` step by step, each step under ``no_grad``, the caller's code between steps not."""
+    try:
+        with no_grad():
+            value = next(generator)
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                generator.close()
+                raise
+            except BaseException:
+                with no_grad():
+                    value = generator.throw(*sys.exc_info())
+            else:
+                with no_grad():
+                    value = generator.send(sent)
+    except StopIteration as stop:  # the generator returned: so does the wrapper
+        return stop.value
 
 
 def is_grad_enabled():
@@ -63,14 +103,20 @@ class ContextManager:
     # A class-level empty tuple until the first save: no container is built
     # for the many operations that save no tensor (fewer objects for the GC).
     saved_tensors = ()
+    # The version of each saved tensor when it was saved (see BackwardFunction.apply).
+    saved_versions = ()
 
     def save_for_backward(self, *args):
+        versions = []
         for arg in args:
             if not isinstance(arg, Tensor):
                 raise TypeError(
                     f"save_for_backward takes Tensors, got {type(arg).__name__}; "
                     "store other values as attributes of ctx (ctx.name = value)")
+            vc = arg._vc
+            versions.append(0 if vc is None else vc[0])
         self.saved_tensors += args  # a tuple, as in PyTorch
+        self.saved_versions += tuple(versions)
 
 
 def fresh_grad(array):
@@ -152,14 +198,36 @@ class BackwardFunction:
         self.input_shapes = None
 
     def apply(self, *args):
-        """Return the gradients w.r.t. the forward's tensor inputs, as a tuple."""
-        grads = self._forward_cls.backward(self.ctx, *args)
+        """Return the gradients w.r.t. the forward's tensor inputs, as a tuple.
+
+        Refuses, as PyTorch does, when a tensor the forward saved has been
+        changed in place since (an optimizer step, ``+=`` under no_grad): the
+        gradient would mix old and new values.
+        """
+        ctx = self.ctx
+        if ctx.saved_versions:
+            _check_saved_versions(self)
+        grads = self._forward_cls.backward(ctx, *args)
         if self.input_shapes is None:  # built by hand, not by Function.apply: nothing to check against
             return grads
         return _check_backward_result(self, grads)
 
     def __repr__(self):
         return f"<BackwardFunction {self.function_name}>"
+
+
+def _check_saved_versions(node):
+    ctx = node.ctx
+    for tensor, version in zip(ctx.saved_tensors, ctx.saved_versions):
+        vc = tensor._vc
+        if vc is not None and vc[0] != version:
+            raise RuntimeError(
+                f"{node.function_name}.backward: one of the variables needed for gradient computation "
+                f"has been modified by an inplace operation (as PyTorch says): a tensor of shape "
+                f"{tensor.shape} saved by {node.function_name} is at version {vc[0]}; expected version "
+                f"{version}. This graph was built before that change (e.g. before optimizer.step()): "
+                "run the forward pass again for a new graph, and don't carry a result that requires "
+                "grad from one step to the next (total = total + loss.item(), not + loss)")
 
 
 def _check_backward_result(node, grads):
