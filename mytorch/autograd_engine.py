@@ -208,12 +208,38 @@ class BackwardFunction:
         if ctx.saved_versions:
             _check_saved_versions(self)
         grads = self._forward_cls.backward(ctx, *args)
-        if self.input_shapes is None:  # built by hand, not by Function.apply: nothing to check against
-            return grads
-        return _check_backward_result(self, grads)
+        if self.input_shapes is not None:  # built by Function.apply: check against its inputs
+            grads = _check_backward_result(self, grads)
+        if _leaves_turned_off:
+            grads = _without_turned_off_leaves(self, grads)
+        return grads
 
     def __repr__(self):
         return f"<BackwardFunction {self.function_name}>"
+
+
+# True once a leaf's requires_grad was set to False (after it may have entered a graph).
+_leaves_turned_off = False
+
+
+def _note_leaf_turned_off():
+    global _leaves_turned_off
+    _leaves_turned_off = True
+
+
+def _without_turned_off_leaves(node, grads):
+    """``grads`` with None for each leaf parent whose requires_grad was turned off since the forward.
+
+    As in PyTorch, such a leaf gets no gradient from a graph built before.
+    """
+    if not isinstance(grads, (tuple, list)):
+        return grads
+    for i, parent in enumerate(node.next_functions):
+        # A new tuple only where a gradient is dropped: this runs for every node.
+        if (i < len(grads) and grads[i] is not None and isinstance(parent, AccumulateGrad)
+                and not parent.variable.requires_grad):
+            grads = tuple(grads[:i]) + (None,) + tuple(grads[i + 1:])
+    return grads
 
 
 def _check_saved_versions(node):

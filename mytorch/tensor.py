@@ -80,7 +80,7 @@ class Tensor:
         if is_parameter and not (requires_grad and is_leaf):
             raise ValueError("Tensor(): a parameter (is_parameter=True) must have requires_grad=True and is_leaf=True")
         self.data = data
-        self.requires_grad = requires_grad
+        self._requires_grad = requires_grad  # see the requires_grad property
         self.is_leaf = is_leaf
         self.grad_fn = None
         self.grad = None
@@ -278,6 +278,26 @@ class Tensor:
         if not _is_number(base) or base <= 0:
             raise ValueError(f"{base!r} ** Tensor: the base must be a positive number")
         return (self * float(np.log(base))).exp()
+
+    # --------------------------------------------------------- requires_grad
+    @property
+    def requires_grad(self):
+        """Whether gradients w.r.t. this tensor are wanted (see the class docstring)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        # As PyTorch: a graph result cannot be turned into a constant, and a
+        # leaf turned off after the forward gets no gradient from that graph.
+        if not value and self._requires_grad:
+            if not self.is_leaf and self.grad_fn is not None:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables (as PyTorch says): this "
+                    f"tensor (shape {self.shape}) is the result of {self.grad_fn.function_name}; "
+                    "for a constant copy of it use y.detach()")
+            if self.is_leaf:
+                autograd_engine._note_leaf_turned_off()
+        self._requires_grad = value
 
     # ------------------------------------------- in-place changes and versions
     # As in PyTorch, every in-place change MyTorch makes to a tensor's data
