@@ -99,6 +99,15 @@ def test_numpy_scalars_on_either_side_still_give_tensors(torch, scalar):
     assert type(scalar * torch.tensor([1.0])) is torch.Tensor  # PyTorch too
 
 
+def test_numpy_functions_on_torch_tensors_vary(torch):
+    # The README's PyTorch column for NumPy functions.
+    t = torch.tensor([1.0, 2.0])
+    assert isinstance(np.argmax(t), torch.Tensor)
+    for func in (np.sum, np.mean):
+        with pytest.raises(TypeError):
+            func(t)
+
+
 def test_numpy_ufuncs_on_a_tensor_are_refused():
     # Documented: use t.exp() (in the graph) or np.exp(t.data).
     with pytest.raises(TypeError):

@@ -194,3 +194,38 @@ def test_a_method_object_as_operand_says_call_it(expression):
     x, w = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3)))
     with pytest.raises(TypeError, match=r"write w.T\(\) with parentheses"):
         eval(expression)
+
+
+# ---- lines of the README's "Differences from PyTorch" table not covered elsewhere
+
+def test_momentum_formula_differs_from_torch_only_after_lr_changes(torch):
+    p, tp = Tensor(np.array([1.0]), requires_grad=True), torch.tensor([1.0], requires_grad=True)
+    opt, topt = optim.SGD([p], lr=0.1, momentum=0.9), torch.optim.SGD([tp], lr=0.1, momentum=0.9)
+    for lr in (0.1, 0.1, 0.5):
+        opt.lr = lr
+        for group in topt.param_groups:
+            group["lr"] = lr
+        p.grad, tp.grad = Tensor([1.0]), torch.tensor([1.0])
+        opt.step()
+        topt.step()
+        if lr == 0.1:
+            close(p.data, tp.detach().numpy())
+    # After the change: MyTorch keeps v = -0.1 * b from before, PyTorch scales all of b by the new lr.
+    v = 0.9 * (-0.1 * 1.9) - 0.5 * 1.0
+    b = 0.9 * 1.9 + 1.0
+    close(p.data, [1.0 - 0.1 - 0.1 * 1.9 + v])
+    close(tp.detach().numpy(), [1.0 - 0.1 - 0.1 * 1.9 - 0.5 * b])
+    assert abs(p.data[0] - tp.item()) > 0.1
+
+
+def test_default_float_dtype_is_float64_and_integer_tensors_may_require_grad():
+    assert Tensor.ones(2).data.dtype == np.float64 and Tensor.randn(2).data.dtype == np.float64
+    assert nn.Linear(2, 3).weight.data.dtype == np.float64
+    x = Tensor(3, requires_grad=True)
+    (x * x).backward()
+    assert x.grad.data.dtype == np.float64 and x.grad.item() == 6.0
+
+
+def test_batchnorm_parameter_names():
+    bn = nn.BatchNorm1d(3, momentum=0.1)
+    assert bn.parameters() == [bn.gamma, bn.beta] and not hasattr(bn, "bias")

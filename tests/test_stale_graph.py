@@ -56,12 +56,16 @@ def test_the_classic_total_plus_loss_bug_raises_after_step(momentum):
         total.backward()      # would run through the first step's graph with updated weights
 
 
-def test_a_second_backward_before_any_change_is_allowed():
+def test_a_second_backward_before_any_change_is_allowed(torch):
     w = leaf([1.0, 2.0])
     y = (w * w).sum()
     y.backward()
     y.backward()
     np.testing.assert_array_equal(w.grad.data, [4.0, 8.0])  # 2 * (2 w), accumulated
+    ty = (torch.tensor([1.0, 2.0], requires_grad=True) ** 2).sum()
+    ty.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        ty.backward()  # a documented difference
 
 
 def test_sgd_step_and_fill_bump_versions():
