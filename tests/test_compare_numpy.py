@@ -99,6 +99,7 @@ def test_numpy_scalars_on_either_side_still_give_tensors(torch, scalar):
     assert type(scalar * torch.tensor([1.0])) is torch.Tensor  # PyTorch too
 
 
+@pytest.mark.filterwarnings("ignore:__array_wrap__ must accept context:DeprecationWarning")
 def test_numpy_functions_on_torch_tensors_vary(torch):
     # The README's PyTorch column for NumPy functions.
     t = torch.tensor([1.0, 2.0])
