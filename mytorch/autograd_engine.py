@@ -75,7 +75,8 @@ def _no_grad_steps(generator):
             try:
                 sent = yield value
             except GeneratorExit:
-                generator.close()
+                with no_grad():  # its finally blocks are a step too
+                    generator.close()
                 raise
             except BaseException:
                 with no_grad():
