@@ -135,3 +135,11 @@ def test_operations_saving_no_changed_tensor_still_run():
         w += 1  # Add saved nothing: its gradient does not depend on w
     y.backward()
     np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
+
+
+def test_a_reshaped_view_shares_the_version_and_a_reshaped_copy_does_not():
+    w = leaf(np.ones((2, 3)))
+    view = w.reshape(3, 2)
+    assert view._vc is w._vc
+    copy = w.T().reshape(6)  # not contiguous: NumPy copies
+    assert copy._vc is None or copy._vc is not w._vc

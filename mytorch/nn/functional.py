@@ -212,9 +212,11 @@ class Reshape(Function):
                 f"Reshape: cannot reshape a tensor of shape {a.shape} ({a.data.size} elements) "
                 f"into {tuple(shape)}") from None
         ctx.shape = a.shape
-        out = Tensor(out)
-        _share_version(a, out)  # possibly a view of a's memory, as for Transpose
-        return out
+        if out.base is not None and np.may_share_memory(out, a.data):
+            out = Tensor(out)
+            _share_version(a, out)  # a view of a's memory, as for Transpose
+            return out
+        return Tensor(out)
 
     @staticmethod
     def backward(ctx, grad_output):
