@@ -108,16 +108,16 @@ class ContextManager:
     saved_versions = ()
 
     def save_for_backward(self, *args):
-        versions = []
+        versions = self.saved_versions
         for arg in args:
             if not isinstance(arg, Tensor):
                 raise TypeError(
                     f"save_for_backward takes Tensors, got {type(arg).__name__}; "
                     "store other values as attributes of ctx (ctx.name = value)")
             vc = arg._vc
-            versions.append(0 if vc is None else vc[0])
+            versions += (0 if vc is None else vc[0],)
         self.saved_tensors += args  # a tuple, as in PyTorch
-        self.saved_versions += tuple(versions)
+        self.saved_versions = versions
 
 
 def fresh_grad(array):
@@ -207,7 +207,9 @@ class BackwardFunction:
         """
         ctx = self.ctx
         if ctx.saved_versions:
-            _check_saved_versions(self)
+            for tensor, version in zip(ctx.saved_tensors, ctx.saved_versions):
+                if tensor._vc is not None and tensor._vc[0] != version:
+                    _raise_stale(self, tensor, version)
         grads = self._forward_cls.backward(ctx, *args)
         if self.input_shapes is not None:  # built by Function.apply: check against its inputs
             grads = _check_backward_result(self, grads)
@@ -243,18 +245,15 @@ def _without_turned_off_leaves(node, grads):
     return grads
 
 
-def _check_saved_versions(node):
-    ctx = node.ctx
-    for tensor, version in zip(ctx.saved_tensors, ctx.saved_versions):
-        vc = tensor._vc
-        if vc is not None and vc[0] != version:
-            raise RuntimeError(
-                f"{node.function_name}.backward: one of the variables needed for gradient computation "
-                f"has been modified by an inplace operation (as PyTorch says): a tensor of shape "
-                f"{tensor.shape} saved by {node.function_name} is at version {vc[0]}; expected version "
-                f"{version}. This graph was built before that change (e.g. before optimizer.step()): "
-                "run the forward pass again for a new graph, and don't carry a result that requires "
-                "grad from one step to the next (total = total + loss.item(), not + loss)")
+def _raise_stale(node, tensor, version):
+    vc = tensor._vc
+    raise RuntimeError(
+        f"{node.function_name}.backward: one of the variables needed for gradient computation "
+        f"has been modified by an inplace operation (as PyTorch says): a tensor of shape "
+        f"{tensor.shape} saved by {node.function_name} is at version {vc[0]}; expected version "
+        f"{version}. This graph was built before that change (e.g. before optimizer.step()): "
+        "run the forward pass again for a new graph, and don't carry a result that requires "
+        "grad from one step to the next (total = total + loss.item(), not + loss)")
 
 
 def _check_backward_result(node, grads):

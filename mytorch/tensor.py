@@ -229,34 +229,58 @@ class Tensor:
         return total / count
 
     def __add__(self, other):
-        return F.Add.apply(*_pair(self, _operand(other, self, "+")))
+        a, b = self, _operand(other, self, "+")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Add.apply(a, b)
 
     def __radd__(self, other):
-        return F.Add.apply(*_pair(_operand(other, self, "+"), self))
+        a, b = _operand(other, self, "+"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Add.apply(a, b)
 
     def __sub__(self, other):
         # BEGIN SOLUTION
-        return F.Sub.apply(*_pair(self, _operand(other, self, "-")))
+        a, b = self, _operand(other, self, "-")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Sub.apply(a, b)
         # END SOLUTION
 
     def __rsub__(self, other):
-        return F.Sub.apply(*_pair(_operand(other, self, "-"), self))
+        a, b = _operand(other, self, "-"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Sub.apply(a, b)
 
     def __mul__(self, other):
         # BEGIN SOLUTION
-        return F.Mul.apply(*_pair(self, _operand(other, self, "*")))
+        a, b = self, _operand(other, self, "*")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Mul.apply(a, b)
         # END SOLUTION
 
     def __rmul__(self, other):
-        return F.Mul.apply(*_pair(_operand(other, self, "*"), self))
+        a, b = _operand(other, self, "*"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Mul.apply(a, b)
 
     def __truediv__(self, other):
         # BEGIN SOLUTION
-        return F.Div.apply(*_pair(self, _operand(other, self, "/")))
+        a, b = self, _operand(other, self, "/")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Div.apply(a, b)
         # END SOLUTION
 
     def __rtruediv__(self, other):
-        return F.Div.apply(*_pair(_operand(other, self, "/"), self))
+        a, b = _operand(other, self, "/"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Div.apply(a, b)
 
     def __matmul__(self, other):
         return F.MatMul.apply(self, _operand(other, self, "@", scalars=False))
