@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from mytorch.tensor import Tensor, grad_dtype
+from mytorch.tensor import _BUMPS, Tensor, grad_dtype
 
 _grad_enabled = True
 
@@ -104,11 +104,15 @@ class ContextManager:
     # A class-level empty tuple until the first save: no container is built
     # for the many operations that save no tensor (fewer objects for the GC).
     saved_tensors = ()
-    # The version of each saved tensor when it was saved (see BackwardFunction.apply).
+    # The version of each saved tensor when it was saved, and the count of
+    # in-place changes anywhere at the first save (see BackwardFunction.apply).
     saved_versions = ()
+    saved_bumps = 0
 
     def save_for_backward(self, *args):
         versions = self.saved_versions
+        if not versions:
+            self.saved_bumps = _BUMPS[0]
         for arg in args:
             if not isinstance(arg, Tensor):
                 raise TypeError(
@@ -206,7 +210,7 @@ class BackwardFunction:
         gradient would mix old and new values.
         """
         ctx = self.ctx
-        if ctx.saved_versions:
+        if ctx.saved_versions and ctx.saved_bumps != _BUMPS[0]:  # something changed in place since
             for tensor, version in zip(ctx.saved_tensors, ctx.saved_versions):
                 if tensor._vc is not None and tensor._vc[0] != version:
                     _raise_stale(self, tensor, version)

@@ -343,6 +343,7 @@ class Tensor:
             self._vc = [1]
         else:
             vc[0] += 1
+        _BUMPS[0] += 1
 
     def __iadd__(self, other):
         return self._inplace(other, np.add, "+=", "+")
@@ -547,6 +548,11 @@ def _operand(other, tensor, op, scalars=True):
         f"unsupported operand for {op}: Tensor {tensor.shape} and {type(other).__name__}; "
         f"expected {expected}" + ("; wrap arrays with Tensor(array)" if isinstance(other, np.ndarray) else ""))
 
+
+# How many in-place changes (of any tensor) there have been: while it stays
+# unchanged between a forward and its backward, no saved tensor can be stale,
+# and backward skips the per-tensor version check.
+_BUMPS = [0]
 
 # Category of each NumPy dtype kind for type promotion: bool < integer < float.
 _CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
