@@ -13,9 +13,13 @@ arguments of the forward call. ``backward(grad_fn, grad)`` walks that graph
 from the output back to the leaves with a recursive depth-first search
 (handout §0.1.5).
 """
+import functools
+import inspect
+import sys
+
 import numpy as np
 
-from mytorch.tensor import Tensor, grad_dtype
+from mytorch.tensor import _BUMPS, Tensor, grad_dtype
 
 _grad_enabled = True
 
@@ -25,8 +29,18 @@ class no_grad:
 
     Inside ``with no_grad():`` every result is a constant (``requires_grad``
     False), as in ``torch.no_grad``: use it for evaluation and for optimizer
-    updates, which must not become part of the next step's graph.
+    updates, which must not become part of the next step's graph. As a
+    decorator, ``@no_grad()`` and ``@no_grad`` both work; on a generator
+    function every step of the generator runs under ``no_grad``.
     """
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(f"no_grad() takes no arguments (or a function, as a decorator), got {func!r}")
+        return self(func)  # used as @no_grad, without parentheses
 
     def __enter__(self):
         global _grad_enabled
@@ -40,12 +54,39 @@ class no_grad:
         return False
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            @functools.wraps(func)
+            def generator_wrapper(*args, **kwargs):
+                return (yield from _no_grad_steps(func(*args, **kwargs)))
+            return generator_wrapper
+
+        @functools.wraps(func)
         def wrapper(*args, **kwargs):
             with no_grad():
                 return func(*args, **kwargs)
-        wrapper.__name__ = func.__name__
-        wrapper.__doc__ = func.__doc__
         return wrapper
+
+
+def _no_grad_steps(generator):
+    """Run ``generator`` step by step, each step under ``no_grad``, the caller's code between steps not."""
+    try:
+        with no_grad():
+            value = next(generator)
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                with no_grad():  # its finally blocks are a step too
+                    generator.close()
+                raise
+            except BaseException:
+                with no_grad():
+                    value = generator.throw(*sys.exc_info())
+            else:
+                with no_grad():
+                    value = generator.send(sent)
+    except StopIteration as stop:  # the generator returned: so does the wrapper
+        return stop.value
 
 
 def is_grad_enabled():
@@ -66,14 +107,24 @@ class ContextManager:
     # A class-level empty tuple until the first save: no container is built
     # for the many operations that save no tensor (fewer objects for the GC).
     saved_tensors = ()
+    # The version of each saved tensor when it was saved, and the count of
+    # in-place changes anywhere at the first save (see BackwardFunction.apply).
+    saved_versions = ()
+    saved_bumps = 0
 
     def save_for_backward(self, *args):
+        versions = self.saved_versions
+        if not versions:
+            self.saved_bumps = _BUMPS[0]
         for arg in args:
             if not isinstance(arg, Tensor):
                 raise TypeError(
                     f"save_for_backward takes Tensors, got {type(arg).__name__}; "
                     "store other values as attributes of ctx (ctx.name = value)")
+            vc = arg._vc
+            versions += (0 if vc is None else vc[0],)
         self.saved_tensors += args  # a tuple, as in PyTorch
+        self.saved_versions = versions
 
 
 # BEGIN REFERENCE ONLY
@@ -164,14 +215,61 @@ class BackwardFunction(ContextManager):
         return self
 
     def apply(self, *args):
-        """Return the gradients w.r.t. the forward's tensor inputs, as a tuple."""
-        grads = self._forward_cls.backward(self.ctx, *args)
-        if self.input_shapes is None:  # built by hand, not by Function.apply: nothing to check against
-            return grads
-        return _check_backward_result(self, grads)
+        """Return the gradients w.r.t. the forward's tensor inputs, as a tuple.
+
+        Refuses, as PyTorch does, when a tensor the forward saved has been
+        changed in place since (an optimizer step, ``+=`` under no_grad): the
+        gradient would mix old and new values.
+        """
+        ctx = self.ctx
+        if ctx.saved_versions and ctx.saved_bumps != _BUMPS[0]:  # something changed in place since
+            for tensor, version in zip(ctx.saved_tensors, ctx.saved_versions):
+                if tensor._vc is not None and tensor._vc[0] != version:
+                    _raise_stale(self, tensor, version)
+        grads = self._forward_cls.backward(ctx, *args)
+        if self.input_shapes is not None:  # built by Function.apply: check against its inputs
+            grads = _check_backward_result(self, grads)
+        if _leaves_turned_off:
+            grads = _without_turned_off_leaves(self, grads)
+        return grads
 
     def __repr__(self):
         return f"<BackwardFunction {self.function_name}>"
+
+
+# True once a leaf's requires_grad was set to False (after it may have entered a graph).
+_leaves_turned_off = False
+
+
+def _note_leaf_turned_off():
+    global _leaves_turned_off
+    _leaves_turned_off = True
+
+
+def _without_turned_off_leaves(node, grads):
+    """``grads`` with None for each leaf parent whose requires_grad was turned off since the forward.
+
+    As in PyTorch, such a leaf gets no gradient from a graph built before.
+    """
+    if not isinstance(grads, (tuple, list)):
+        return grads
+    for i, parent in enumerate(node.next_functions):
+        # A new tuple only where a gradient is dropped: this runs for every node.
+        if (i < len(grads) and grads[i] is not None and isinstance(parent, AccumulateGrad)
+                and not parent.variable.requires_grad):
+            grads = tuple(grads[:i]) + (None,) + tuple(grads[i + 1:])
+    return grads
+
+
+def _raise_stale(node, tensor, version):
+    vc = tensor._vc
+    raise RuntimeError(
+        f"{node.function_name}.backward: one of the variables needed for gradient computation "
+        f"has been modified by an inplace operation (as PyTorch says): a tensor of shape "
+        f"{tensor.shape} saved by {node.function_name} is at version {vc[0]}; expected version "
+        f"{version}. This graph was built before that change (e.g. before optimizer.step()): "
+        "run the forward pass again for a new graph, and don't carry a result that requires "
+        "grad from one step to the next (total = total + loss.item(), not + loss)")
 
 
 def _check_backward_result(node, grads):
@@ -286,7 +384,9 @@ class Function:
         if output.requires_grad:
             if not _grad_enabled:
                 # Inside no_grad(), whatever was linked above, the result is a constant.
-                output.requires_grad = False
+                # (The flag is set underneath its property, which refuses, as PyTorch does,
+                # to turn a user's graph result into a constant.)
+                output._requires_grad = False
                 output.is_leaf = True
                 output.grad_fn = None
             else:  # recorded so that a backward returning a wrongly shaped gradient is caught

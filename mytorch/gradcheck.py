@@ -130,7 +130,7 @@ def _analytical_jacobians(fn, copies, checked, output):
             copies[i].grad = None
         seed = np.zeros(output.shape)
         seed.flat[row] = 1
-        node = output.grad_fn if output.grad_fn is not None else autograd_engine.AccumulateGrad(output)
+        node = autograd_engine.AccumulateGrad(output) if output.is_leaf else output.grad_fn
         autograd_engine.backward(node, Tensor(seed))
         for jacobian, i in zip(jacobians, checked):
             if copies[i].grad is not None:  # None: no path from the output to this input

@@ -1,6 +1,7 @@
 """Tensor: an np.ndarray plus what autograd needs to know about it (handout Appendix A)."""
 import collections
 import numbers
+import types
 
 import numpy as np
 
@@ -66,6 +67,11 @@ class Tensor:
     _fresh = False
     # END REFERENCE ONLY
 
+    # The version counter (see "In-place changes and versions" below): None
+    # until the first in-place change, then a one-element list, shared by the
+    # tensors that view the same memory (detach(), T(), reshape()).
+    _vc = None
+
     def __init__(self, data, requires_grad=False, is_leaf=True, is_parameter=False):
         if type(data) is not np.ndarray:
             data = _to_array(data)
@@ -77,7 +83,7 @@ class Tensor:
         if is_parameter and not (requires_grad and is_leaf):
             raise ValueError("Tensor(): a parameter (is_parameter=True) must have requires_grad=True and is_leaf=True")
         self.data = data
-        self.requires_grad = requires_grad
+        self._requires_grad = requires_grad  # see the requires_grad property
         self.is_leaf = is_leaf
         self.grad_fn = None
         self.grad = None
@@ -127,6 +133,7 @@ class Tensor:
     def fill_(self, fill_value):
         """Set every element to ``fill_value``, in place; returns self."""
         self.data.fill(fill_value)
+        self._bump_version()
         return self
 
     def copy(self):
@@ -134,8 +141,10 @@ class Tensor:
         return Tensor(self.data.copy())
 
     def detach(self):
-        """A constant tensor sharing this one's data, cut from the graph."""
-        return Tensor(self.data)
+        """A constant tensor sharing this one's data (and version counter), cut from the graph."""
+        out = Tensor(self.data)
+        _share_version(self, out)
+        return out
 
     # ------------------------------------------------------------ constructors
     @staticmethod
@@ -166,10 +175,6 @@ class Tensor:
     # ------------------------- indexing, iteration, max/min (issue 11, part B)
     # Given code in the student kit, not a task. The Functions are at the end
     # of nn/functional.py.
-
-    # Counts in-place changes of ``data`` (as PyTorch's ``_version``), so that
-    # a graph that saved this tensor can tell it was modified since.
-    _version = 0
 
     def __getitem__(self, index):
         """``t[index]`` as in PyTorch and NumPy, in the graph.
@@ -214,7 +219,7 @@ class Tensor:
             shape = f" of shape {np.shape(value)}" if np.ndim(value) else ""
             raise type(err)(f"{where}: cannot assign a value{shape} into a tensor of shape "
                             f"{self.shape}: {err}") from None
-        self._version += 1
+        self._bump_version()
 
     def __len__(self):
         """The length of the first axis, as in PyTorch (a 0-d tensor has none)."""
@@ -255,24 +260,32 @@ class Tensor:
         return _arg_extremum(self, "argmin", np.argmin, dim, keepdim, axis, keepdims)
 
     # ---------------------------------------------------------------- autograd
-    def backward(self):
+    def backward(self, gradient=None):
         """Compute the gradient of this tensor w.r.t. every leaf that requires grad.
 
-        The gradient of the tensor w.r.t. itself is a tensor of ones shaped
-        like it (handout §0.1.5 Step 1), so for a non-scalar ``y``,
-        ``y.backward()`` gives the gradients of ``y.sum()``. Gradients add up
-        (``+=``) in each leaf's ``.grad`` across calls.
+        ``gradient`` (a Tensor or array shaped like this tensor) is the
+        gradient of the final result w.r.t. this tensor, as in PyTorch's
+        ``y.backward(g)``. Without it, the gradient of the tensor w.r.t.
+        itself is a tensor of ones shaped like it (handout §0.1.5 Step 1), so
+        for a non-scalar ``y``, ``y.backward()`` gives the gradients of
+        ``y.sum()`` (PyTorch refuses a non-scalar ``y`` there). Gradients add
+        up (``+=``) in each leaf's ``.grad`` across calls.
         """
         if not self.requires_grad:
             raise RuntimeError(
                 f"backward(): this tensor of shape {self.shape} does not require grad and has no "
                 "graph; create the inputs you want gradients for with requires_grad=True")
+        if gradient is not None:
+            # Given code, so that the seeding below never ignores a given gradient.
+            autograd_engine.backward(_start_node(self), _seed_gradient(self, gradient))
+            return
         # BEGIN SOLUTION
         ones = np.empty(self.data.shape, dtype=grad_dtype(self.data))
         ones.fill(1)
         seed = autograd_engine.fresh_grad(ones)
-        # A leaf that requires grad has no grad_fn of its own: its node is an AccumulateGrad.
-        node = self.grad_fn if self.grad_fn is not None else autograd_engine.AccumulateGrad(self)
+        # A leaf's node is an AccumulateGrad (a solution may keep one in its grad_fn:
+        # ask is_leaf, not whether grad_fn is None).
+        node = autograd_engine.AccumulateGrad(self) if self.is_leaf else self.grad_fn
         autograd_engine.backward(node, seed)
         # END SOLUTION
 
@@ -304,34 +317,58 @@ class Tensor:
         return total / count
 
     def __add__(self, other):
-        return F.Add.apply(self, _operand(other, self, "+"))
+        a, b = self, _operand(other, self, "+")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Add.apply(a, b)
 
     def __radd__(self, other):
-        return F.Add.apply(_operand(other, self, "+"), self)
+        a, b = _operand(other, self, "+"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Add.apply(a, b)
 
     def __sub__(self, other):
         # BEGIN SOLUTION
-        return F.Sub.apply(self, _operand(other, self, "-"))
+        a, b = self, _operand(other, self, "-")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Sub.apply(a, b)
         # END SOLUTION
 
     def __rsub__(self, other):
-        return F.Sub.apply(_operand(other, self, "-"), self)
+        a, b = _operand(other, self, "-"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Sub.apply(a, b)
 
     def __mul__(self, other):
         # BEGIN SOLUTION
-        return F.Mul.apply(self, _operand(other, self, "*"))
+        a, b = self, _operand(other, self, "*")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Mul.apply(a, b)
         # END SOLUTION
 
     def __rmul__(self, other):
-        return F.Mul.apply(_operand(other, self, "*"), self)
+        a, b = _operand(other, self, "*"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Mul.apply(a, b)
 
     def __truediv__(self, other):
         # BEGIN SOLUTION
-        return F.Div.apply(self, _operand(other, self, "/"))
+        a, b = self, _operand(other, self, "/")
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Div.apply(a, b)
         # END SOLUTION
 
     def __rtruediv__(self, other):
-        return F.Div.apply(_operand(other, self, "/"), self)
+        a, b = _operand(other, self, "/"), self
+        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
+            a, b = _pair(a, b)
+        return F.Div.apply(a, b)
 
     def __matmul__(self, other):
         return F.MatMul.apply(self, _operand(other, self, "@", scalars=False))
@@ -354,6 +391,213 @@ class Tensor:
             raise ValueError(f"{base!r} ** Tensor: the base must be a positive number")
         return (self * float(np.log(base))).exp()
 
+    # --------------------------------------------------------- requires_grad
+    @property
+    def requires_grad(self):
+        """Whether gradients w.r.t. this tensor are wanted (see the class docstring)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        # As PyTorch: a graph result cannot be turned into a constant, and a
+        # leaf turned off after the forward gets no gradient from that graph.
+        if not value and self._requires_grad:
+            if not self.is_leaf and self.grad_fn is not None:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables (as PyTorch says): this "
+                    f"tensor (shape {self.shape}) is the result of {self.grad_fn.function_name}; "
+                    "for a constant copy of it use y.detach()")
+            if self.is_leaf:
+                autograd_engine._note_leaf_turned_off()
+        self._requires_grad = value
+
+    # ------------------------------------------- in-place changes and versions
+    # As in PyTorch, every in-place change MyTorch makes to a tensor's data
+    # (the operators below, fill_, an optimizer's step, Module.to) bumps the
+    # tensor's version; save_for_backward records the versions of what it
+    # saves, and backward refuses a saved tensor changed since. A change made
+    # by writing into ``t.data`` directly is not seen (as in PyTorch).
+
+    @property
+    def _version(self):
+        """How many in-place changes MyTorch has made to this tensor's data."""
+        vc = self._vc
+        return 0 if vc is None else vc[0]
+
+    def _bump_version(self):
+        """Record one in-place change of ``data`` (call it after changing it)."""
+        vc = self._vc
+        if vc is None:
+            self._vc = [1]
+        else:
+            vc[0] += 1
+        _BUMPS[0] += 1
+
+    def __iadd__(self, other):
+        return self._inplace(other, np.add, "+=", "+")
+
+    def __isub__(self, other):
+        return self._inplace(other, np.subtract, "-=", "-")
+
+    def __imul__(self, other):
+        return self._inplace(other, np.multiply, "*=", "*")
+
+    def __itruediv__(self, other):
+        return self._inplace(other, np.true_divide, "/=", "/")
+
+    def __imatmul__(self, other):
+        return self._inplace(other, np.matmul, "@=", "@")
+
+    def _inplace(self, other, ufunc, symbol, op):
+        """``self <symbol> other``: write the result into ``self.data``; returns self.
+
+        Allowed under ``no_grad()`` and on tensors outside every graph, like
+        PyTorch. MyTorch does not record in-place operations in a graph, so
+        with gradients on, a tensor that requires grad (or an operand that
+        does) is refused rather than losing its gradient.
+        """
+        other_requires = isinstance(other, Tensor) and other.requires_grad
+        if autograd_engine._grad_enabled and (self.requires_grad or other_requires):
+            raise RuntimeError(_inplace_refusal(self, symbol, op))
+        if isinstance(other, Tensor):
+            value = other.data
+        elif op != "@" and _is_number(other):
+            value = other
+        else:
+            _operand(other, self, symbol, scalars=op != "@")  # raises the operand error
+        data = self.data
+        if not data.flags.writeable:
+            raise ValueError(f"{symbol}: this tensor's data (shape {self.shape}) is a read-only array; "
+                             f"write t = t {op} other for a new tensor")
+        try:
+            if op == "@":
+                result = data @ value
+                if result.shape != data.shape:
+                    raise ValueError
+                np.copyto(data, result, casting="same_kind")
+            else:
+                ufunc(data, value, out=data, casting="same_kind")
+        except TypeError:  # NumPy's UFuncTypeError: the result's dtype does not fit
+            result_dtype = np.result_type(data, value) if op != "/" else np.result_type(data, value, 1.0)
+            raise TypeError(
+                f"{symbol}: the result type {result_dtype} can't be cast to this tensor's dtype "
+                f"{data.dtype} (PyTorch refuses too); write t = t {op} other for a new tensor, or "
+                "convert first with t.double()") from None
+        except ValueError:
+            other_shape = np.shape(value)
+            raise ValueError(
+                f"{symbol}: the result of Tensor {self.shape} {op} {other_shape} would not have this "
+                f"tensor's shape {self.shape}; an in-place operation cannot change the shape "
+                f"(write t = t {op} other for a new tensor)") from None
+        self._bump_version()
+        return self
+
+    # ------------------------------------------------- comparisons and bool
+    # Elementwise, broadcasting, results are bool Tensors outside any graph
+    # (as in PyTorch). Tensors stay hashable by identity: the engine and user
+    # code keep them in dicts and sets, where == must not be consulted.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal, "==")
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal, "!=")
+
+    def __lt__(self, other):
+        return self._compare(other, np.less, "<")
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal, "<=")
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater, ">")
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal, ">=")
+
+    def _compare(self, other, ufunc, symbol):
+        if isinstance(other, Tensor):
+            value = other.data
+        elif _is_number(other) or (isinstance(other, np.ndarray) and other.dtype.kind in _NUMERIC_KINDS):
+            value = other
+        else:
+            if isinstance(other, types.MethodType) and isinstance(other.__self__, Tensor):
+                _operand(other, self, symbol)  # raises: "write w.T()"
+            return NotImplemented  # == and != then fall back to identity, the others raise TypeError
+        try:
+            return Tensor(np.asarray(ufunc(self.data, value)))
+        except ValueError:
+            raise ValueError(
+                f"{symbol}: shapes {self.shape} and {np.shape(value)} cannot be broadcast together; "
+                "each axis (aligned from the right) must match or be 1") from None
+
+    def __bool__(self):
+        if self.data.size == 1:
+            return bool(self.data.reshape(()))
+        what = "no values" if self.data.size == 0 else "more than one value"
+        raise RuntimeError(
+            f"Boolean value of Tensor with {what} is ambiguous (shape {self.shape}), as in PyTorch; "
+            "for a one-element tensor use t.item(), to test every element np.all(a == b) or np.any(...)")
+
+    # ---------------------------------------------------------- NumPy interop
+    # NumPy functions (np.sum, np.argmax, np.allclose, np.array_equal, ...)
+    # see a Tensor's data and return what they return for ``t.data``: plain
+    # NumPy results, outside any graph. NumPy's ufuncs called on a Tensor
+    # (``np.exp(t)``) are refused by ``__array_ufunc__ = None`` above, which
+    # also makes ``np.float64(2) * t`` call ``t.__rmul__`` and give a Tensor.
+
+    def __array__(self, dtype=None, copy=None):
+        data = self.data
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(Tensor, dtype={dtype}, copy=False): the data is "
+                                 f"{data.dtype}, converting needs a copy")
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __array_function__(self, func, types, args, kwargs):
+        return func(*_unwrap(args), **{key: _unwrap(value) for key, value in kwargs.items()})
+
+    # ----------------------------------------------------------------- dtypes
+    def to(self, dtype):
+        """This tensor converted to ``dtype`` (a NumPy dtype or its name), in the graph.
+
+        Returns self when the dtype is already ``dtype``, as PyTorch does.
+        """
+        dtype = _check_dtype(dtype, "Tensor.to")
+        if self.data.dtype == dtype:
+            return self
+        return F.Cast.apply(self, dtype)
+
+    def float(self):
+        """``to(np.float32)``."""
+        return self.to(np.float32)
+
+    def double(self):
+        """``to(np.float64)``."""
+        return self.to(np.float64)
+
+    # ------------------------------------------------------- copy and pickle
+    def __deepcopy__(self, memo):
+        # A copy of a graph result would have to copy the graph (recursively:
+        # RecursionError on deep ones); PyTorch refuses it, and so do we.
+        if not self.is_leaf:
+            raise RuntimeError(
+                "copy.deepcopy: only leaf tensors (created by the user, not by an operation) can be "
+                f"deep-copied, as in PyTorch; this one (shape {self.shape}) has grad_fn "
+                f"{getattr(self.grad_fn, 'function_name', self.grad_fn)}: deep-copy t.detach() instead")
+        new = Tensor(self.data.copy(), requires_grad=self.requires_grad, is_parameter=self.is_parameter)
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = Tensor(self.grad.data.copy())
+        return new
+
+    def __reduce_ex__(self, protocol):
+        # Pickled as its data and flags, without gradient or graph (as in
+        # PyTorch): a result comes back as a leaf that requires grad.
+        return (_rebuild_tensor, (self.data, self.requires_grad, self.is_parameter))
+
 
 def _is_number(value):
     if type(value) is float or type(value) is int:  # the common case, without the slower ABC check
@@ -364,18 +608,29 @@ def _is_number(value):
 def _operand(other, tensor, op, scalars=True):
     """The other operand of ``tensor <op> other`` as a Tensor.
 
-    A number becomes a constant with the dtype NumPy would give the result
-    (so ``float32_tensor * 2.0`` stays float32). Anything else is refused:
-    an ndarray must be wrapped in a Tensor on purpose.
+    A number becomes a constant of the tensor's dtype when it is of the same
+    category (bool < integer < float) or a lower one, as in PyTorch: a
+    scalar does not promote (``float32_tensor * np.float64(2)`` stays
+    float32). A float with an integer tensor gives float64, MyTorch's default
+    float dtype. Anything else is refused: an ndarray must be wrapped in a
+    Tensor on purpose.
     """
     if isinstance(other, Tensor):
         return other
     if scalars and _is_number(other):
-        if type(other) is float and tensor.data.dtype.kind == "f":
-            dtype = tensor.data.dtype  # what np.result_type gives, known without asking it
-        else:
-            dtype = np.result_type(tensor.data, other)
-        return _constant(other, dtype)
+        dtype = tensor.data.dtype
+        if type(other) is not float or dtype.kind != "f":
+            dtype = _scalar_dtype(dtype, other)
+        try:
+            return _constant(other, dtype)
+        except OverflowError:  # e.g. 300 with a uint8 tensor: let NumPy choose
+            return _constant(other, np.result_type(tensor.data, other))
+    if isinstance(other, types.MethodType) and isinstance(other.__self__, Tensor):
+        name = other.__name__
+        raise TypeError(
+            f"unsupported operand for {op}: a bound method Tensor.{name}, not its result; "
+            f"write w.{name}() with parentheses (in MyTorch, as in the handout's starter code, "
+            "T() is a method, not PyTorch's w.T property)")
     expected = "a Tensor or a number" if scalars else "a Tensor"
     raise TypeError(
         f"unsupported operand for {op}: Tensor {tensor.shape} and {type(other).__name__}; "
@@ -497,6 +752,106 @@ def _constant(number, dtype):
         array.flags.writeable = False
         constant = _CONSTANTS[key] = Tensor(array)
     return constant
+
+
+# How many in-place changes (of any tensor) there have been: while it stays
+# unchanged between a forward and its backward, no saved tensor can be stale,
+# and backward skips the per-tensor version check.
+_BUMPS = [0]
+
+# Category of each NumPy dtype kind for type promotion: bool < integer < float.
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def _scalar_dtype(dtype, value):
+    """The dtype of ``tensor <op> value`` for a number ``value`` and a tensor of ``dtype`` (PyTorch's rule)."""
+    if isinstance(value, (bool, np.bool_)):
+        category = 0
+    elif isinstance(value, (float, np.floating)):
+        category = 2
+    else:
+        category = 1
+    if category <= _CATEGORY[dtype.kind]:
+        return dtype
+    return np.dtype(np.float64 if category == 2 else np.int64)
+
+
+def _pair(a, b):
+    """The operands ``a, b`` of an elementwise operation, with PyTorch's promotion of 0-d tensors.
+
+    A 0-d tensor does not promote a tensor with dimensions of the same
+    category (``float32 (n,)`` with ``float64 ()`` stays float32): it is cast
+    to the other's dtype, in the graph. Other pairs keep NumPy's promotion.
+    """
+    da, db = a.data.dtype, b.data.dtype
+    if da is db or da == db:
+        return a, b
+    if _CATEGORY[da.kind] == _CATEGORY[db.kind]:
+        if a.data.ndim == 0 and b.data.ndim != 0:
+            return F.Cast.apply(a, db), b
+        if b.data.ndim == 0 and a.data.ndim != 0:
+            return a, F.Cast.apply(b, da)
+    return a, b
+
+
+def _check_dtype(dtype, where):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: {dtype!r} is not a NumPy dtype (e.g. np.float32, 'float64')") from None
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{where}: dtype must be bool, int or float, got {dtype}")
+    return dtype
+
+
+def _share_version(source, view):
+    """Give ``view`` (a tensor on ``source``'s memory) the version counter of ``source``."""
+    vc = source._vc
+    if vc is None:
+        vc = source._vc = [0]
+    view._vc = vc
+
+
+def _inplace_refusal(tensor, symbol, op):
+    if tensor.requires_grad and tensor.is_leaf:
+        return (f"{symbol} on a leaf Tensor that requires grad (shape {tensor.shape}): PyTorch refuses "
+                "this too (\"a leaf Variable that requires grad is being used in an in-place "
+                "operation\"). To update a parameter, do it under no_grad() "
+                f"(with no_grad(): p {symbol} ...); for a new tensor, write x = x {op} y")
+    return (f"{symbol} with a tensor that is part of a graph (shape {tensor.shape}): MyTorch does not "
+            "record in-place operations, so the gradient would be lost; write x = x "
+            f"{op} y for a new tensor (or, to accumulate a plain number, total {symbol} loss.item())")
+
+
+def _start_node(tensor):
+    """The node a backward pass from ``tensor`` starts at: its grad_fn, or an AccumulateGrad for a leaf."""
+    return autograd_engine.AccumulateGrad(tensor) if tensor.is_leaf else tensor.grad_fn
+
+
+def _seed_gradient(tensor, gradient):
+    """``gradient`` of ``tensor.backward(gradient)`` as a fresh gradient Tensor, checked."""
+    data = gradient.data if isinstance(gradient, Tensor) else _to_array(gradient)
+    if data.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"backward(gradient): gradient must be numbers, got dtype {data.dtype}")
+    if data.shape != tensor.shape:
+        raise ValueError(
+            f"backward(gradient): gradient of shape {data.shape} does not match the tensor's shape "
+            f"{tensor.shape}; give the gradient w.r.t. this tensor, shaped like it")
+    return Tensor(np.array(data, dtype=grad_dtype(tensor.data)))
+
+
+def _unwrap(value):
+    """``value`` with every Tensor in it (also inside lists and tuples) replaced by its data."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap(item) for item in value)
+    return value
+
+
+def _rebuild_tensor(data, requires_grad, is_parameter):
+    """Unpickle a Tensor (see ``Tensor.__reduce_ex__``)."""
+    return Tensor(data, requires_grad=requires_grad, is_parameter=is_parameter)
 
 
 # Imported last: both modules use Tensor, which must exist by then.

@@ -153,7 +153,7 @@ class trace:
         step = len(self.events) + 1
         ones = np.ones(tensor.shape)
         name = self._tensor_name(tensor)
-        if tensor.grad_fn is not None:
+        if not tensor.is_leaf:  # a solution may keep a leaf's AccumulateGrad in its grad_fn
             target = self._op_label(tensor.grad_fn)
         else:
             target = f"the AccumulateGrad of {self._leaf_label(tensor)}"

@@ -94,7 +94,7 @@ def _graph(tensor, names=None, trace=None):
         by_key[node] = box
         return box
 
-    if tensor.grad_fn is not None:
+    if not tensor.is_leaf:  # a solution may keep a leaf's AccumulateGrad in its grad_fn
         op_box(tensor.grad_fn, tensor.shape, is_root=True)
         stack = [tensor.grad_fn]
     else:

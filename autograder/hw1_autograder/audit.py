@@ -96,6 +96,8 @@ SPECS = {
                       lambda a, indices, axis, keepdim: np.take_along_axis(a, indices, axis)[:, 0]),
     "Extremum": ([(_t((3, 4)), True), (_t((3, 4)), False)],
                  lambda a, largest: np.max(a) if largest else np.min(a)),
+    # float64 to float64: the audit's inputs are float64, and finite differences need its precision.
+    "Cast": ([(_t((3, 4)), np.float64)], lambda a, dtype: a.astype(dtype)),
 }
 
 

@@ -13,7 +13,7 @@ operations' own backwards.
 import numpy as np
 
 from mytorch.autograd_engine import Function
-from mytorch.tensor import Tensor
+from mytorch.tensor import Tensor, _share_version
 # BEGIN REFERENCE ONLY
 from mytorch.autograd_engine import fresh_grad
 # END REFERENCE ONLY
@@ -201,7 +201,11 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return Tensor(a.data.T)
+        out = Tensor(a.data.T)
+        # A view of a's memory: an in-place change of a (an optimizer step)
+        # must also make a saved transpose stale, as in PyTorch.
+        _share_version(a, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -221,6 +225,10 @@ class Reshape(Function):
                 f"Reshape: cannot reshape a tensor of shape {a.shape} ({a.data.size} elements) "
                 f"into {tuple(shape)}") from None
         ctx.shape = a.shape
+        if out.base is not None and np.may_share_memory(out, a.data):
+            out = Tensor(out)
+            _share_version(a, out)  # a view of a's memory, as for Transpose
+            return out
         return Tensor(out)
 
     @staticmethod
@@ -302,6 +310,7 @@ class MatMul(Function):
         # BEGIN SOLUTION
         if a.data.ndim == 0 or b.data.ndim == 0:
             raise ValueError(f"MatMul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        check_same_float_dtype("MatMul", a.data.dtype, b.data.dtype)
         try:
             out = a.data @ b.data
         except ValueError:
@@ -476,6 +485,7 @@ def linear(input, weight, bias=None):
         raise ValueError(
             f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}: "
             f"expected {in_features} features in the last axis of the input")
+    check_same_float_dtype("linear", input.data.dtype, weight.data.dtype, layer=True)
     if bias is not None:
         check_tensor("linear", "bias", bias)
         if bias.shape != (out_features,):
@@ -497,8 +507,8 @@ class BatchNormFunction(Function):
     def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
         ctx.needs_x_grad = x.requires_grad
         ctx.training = training
-        ctx.gamma = gamma.data
         if training:
+            ctx.save_for_backward(gamma)  # backward reads it: saved, so a later change of it is caught
             n = x.data.shape[0]
             mean = _sum_rows(x.data) / n
             xhat = x.data - mean
@@ -519,7 +529,8 @@ class BatchNormFunction(Function):
             scale = gamma.data * inv_std
             # (x - mean) * inv_std * gamma + beta, folded into one multiply and one add
             out = _add_into(x.data * scale, beta.data - mean * scale)
-            ctx.x, ctx.mean, ctx.inv_std, ctx.scale = x.data, mean, inv_std, scale
+            ctx.save_for_backward(x)  # backward reads it: saved, so a later change of it is caught
+            ctx.mean, ctx.inv_std, ctx.scale = mean, inv_std, scale
         return Tensor(out)
 
     @staticmethod
@@ -539,10 +550,10 @@ class BatchNormFunction(Function):
                 grad_x = xhat * (grad_gamma / -n)
                 grad_x += g
                 grad_x -= grad_beta / n
-                grad_x *= ctx.gamma * inv_std
+                grad_x *= ctx.saved_tensors[0].data * inv_std
                 grad_x = fresh_grad(grad_x)
         else:
-            grad_gamma = _sum_rows(g * (ctx.x - ctx.mean)) * ctx.inv_std
+            grad_gamma = _sum_rows(g * (ctx.saved_tensors[0].data - ctx.mean)) * ctx.inv_std
             grad_x = fresh_grad(g * ctx.scale) if ctx.needs_x_grad else None
         return grad_x, fresh_grad(grad_gamma), fresh_grad(grad_beta)
 
@@ -675,6 +686,42 @@ def _ones(n, dtype):
 # END REFERENCE ONLY
 
 
+# =============================================================================
+# dtypes
+# =============================================================================
+
+class Cast(Function):
+    """``a.to(dtype)``: the same values in another dtype; the gradient goes back in a's."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.data.dtype if a.data.dtype.kind == "f" else np.dtype(np.float64)
+        return Tensor(a.data.astype(dtype))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return (Tensor(grad_output.data.astype(ctx.dtype)),)
+
+
+def check_same_float_dtype(op, input_dtype, weight_dtype, hint="", layer=False):
+    """Refuse two different float dtypes in a matrix product (PyTorch refuses them too).
+
+    With ``layer=True`` (Linear, ``linear``) the weights' dtype sets the
+    precision, and only an input of higher precision than the weights is
+    refused: the handout's data path feeds float32 pixels to float64 layers
+    (computed in float64, where PyTorch would refuse), while a float64 input
+    to a model made float32 with ``model.float()`` must not silently turn
+    its computation back into float64.
+    """
+    if input_dtype != weight_dtype and input_dtype.kind == "f" and weight_dtype.kind == "f":
+        if layer and np.can_cast(input_dtype, weight_dtype, "safe"):
+            return
+        raise TypeError(
+            f"{op}: the operands have different float dtypes, {input_dtype} and {weight_dtype}; "
+            "PyTorch refuses this too. Convert one of them"
+            + (hint or f", e.g. x.to(np.{weight_dtype}) or w.to(np.{input_dtype})"))
+
+
 def check_tensor(op, name, value):
     """Refuse an argument ``name`` of ``op`` that is not a Tensor (a bare ndarray gets a hint)."""
     if not isinstance(value, Tensor):
@@ -747,7 +794,10 @@ class GetItem(Function):
             raise IndexError(f"GetItem: index {format_index(key)} is invalid for a tensor of shape {a.shape}: "
                              f"{err}") from None
         ctx.shape, ctx.key, ctx.basic = a.shape, key, _is_basic_key(key)
-        return Tensor(out)
+        result = Tensor(out)
+        if ctx.basic:
+            _share_version(a, result)  # a view of a's memory: an in-place change of one is one of the other
+        return result
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -757,7 +807,7 @@ class GetItem(Function):
             grad[ctx.key] = g  # a view reads each element at most once
         else:
             np.add.at(grad, ctx.key, g)  # repeated indices add up
-        return (fresh_grad(grad),)
+        return (Tensor(grad),)
 
 
 def format_index(key):
@@ -791,7 +841,7 @@ class TakeAlongAxis(Function):
             g = np.expand_dims(g, ctx.axis)
         grad = np.zeros(ctx.shape, dtype=g.dtype)
         np.put_along_axis(grad, ctx.indices, g, ctx.axis)
-        return (fresh_grad(grad),)
+        return (Tensor(grad),)
 
 
 class Extremum(Function):
@@ -822,4 +872,4 @@ class Extremum(Function):
         g = grad_output.data
         grad = hit.astype(g.dtype)
         grad *= g / np.count_nonzero(hit)
-        return (fresh_grad(grad),)
+        return (Tensor(grad),)

@@ -6,6 +6,11 @@ from mytorch.nn.module import Module, check_size
 from mytorch.tensor import Tensor
 
 
+def _convert(dtype):
+    """The Tensor and Module method call that converts to ``dtype``."""
+    return {"float32": "float()", "float64": "double()"}.get(dtype.name, f"to(np.{dtype.name})")
+
+
 class Linear(Module):
     """``y = x @ weight.T + bias``.
 
@@ -64,6 +69,11 @@ class Linear(Module):
             got = "a 0-d tensor" if x.data.ndim == 0 else f"{x.shape[-1]} (input shape {x.shape})"
             raise ValueError(f"{self!r}: expected {self.in_features} input features, an input of "
                              f"shape (batch, {self.in_features}); got {got}")
+        if x.data.dtype != self.weight.data.dtype:  # the hint is built only when needed
+            F.check_same_float_dtype(
+                repr(self), x.data.dtype, self.weight.data.dtype,
+                f": the model with model.{_convert(x.data.dtype)} or the input with "
+                f"x.{_convert(self.weight.data.dtype)}", layer=True)
 
     def extra_repr(self):
         no_bias = ", bias=False" if self.bias is None else ""

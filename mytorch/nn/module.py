@@ -147,7 +147,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {owner}: " + "; ".join(problems))
         for name, array in arrays.items():
             np.copyto(own[name].data, array)
-            own[name]._version += 1
+            own[name]._bump_version()
         return _IncompatibleKeys(missing, unexpected)
 
     def zero_grad(self, set_to_none=True):
@@ -157,6 +157,36 @@ class Module:
                 p.grad = None
             else:
                 p.grad.data.fill(0)
+
+    # --------------------------------------------------------------- dtypes
+    def to(self, dtype):
+        """Convert every parameter and tensor attribute (running statistics too) to float ``dtype``; returns self.
+
+        In place, as PyTorch's ``Module.to``: each tensor stays the same
+        object (an optimizer made before keeps training it), with its data
+        (and gradient, if any) converted.
+        """
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}.to: {dtype!r} is not a NumPy dtype (e.g. np.float32)") from None
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: a model converts to a float dtype, got {dtype}")
+        for tensor in _walk(self, (Module, Tensor)):
+            if isinstance(tensor, Tensor) and tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
+                tensor.data = tensor.data.astype(dtype)
+                if tensor.grad is not None:
+                    tensor.grad.data = tensor.grad.data.astype(dtype)
+                tensor._bump_version()
+        return self
+
+    def float(self):
+        """``to(np.float32)``."""
+        return self.to(np.float32)
+
+    def double(self):
+        """``to(np.float64)``."""
+        return self.to(np.float64)
 
     # -------------------------------------------------------------- display
     def extra_repr(self):

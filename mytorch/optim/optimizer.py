@@ -31,6 +31,12 @@ class Optimizer:
             if not (p.requires_grad and p.is_leaf):
                 raise ValueError(f"{name}: params[{i}] (shape {p.shape}) must be a leaf Tensor with "
                                  "requires_grad=True, such as a layer's weight")
+            if p.data.dtype.kind != "f":
+                raise TypeError(
+                    f"{name}: params[{i}] (shape {p.shape}) has dtype {p.data.dtype}; only floating-point "
+                    "tensors can be trained (PyTorch refuses requires_grad on them: \"only Tensors of "
+                    "floating point dtype can require gradients\"); create it from float data, e.g. "
+                    "Tensor(np.array(values, dtype=np.float64), requires_grad=True)")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError(f"{name}: a parameter appears more than once in params")
 

@@ -53,4 +53,7 @@ class SGD(Optimizer):
             else:
                 param.data -= self.lr * grad
             # END SOLUTION
+            # Given code: the update changed the parameter in place, so a graph
+            # built before it must not be back-propagated (see _bump_version).
+            param._bump_version()
 
