@@ -69,7 +69,8 @@ apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --no-cache-dir -r /autograder/source/requirements.txt
-/autograder/venv/bin/python -c "import numpy, matplotlib; print('numpy', numpy.__version__, 'matplotlib', matplotlib.__version__)"
+/autograder/venv/bin/python -c "import numpy, matplotlib; \\
+print('numpy', numpy.__version__, 'matplotlib', matplotlib.__version__)"
 """
 
 RUN_AUTOGRADER = """\

@@ -247,14 +247,36 @@ def find_regions(source, path):
         raise HandoutError(f"{path}:{err.lineno}: the reference does not parse: {err.msg}") from None
     lines = source.splitlines()
     comments, in_strings = _comments_and_string_lines(source, path)
-    functions = _functions(tree)
-    errors, regions, open_at = [], [], None
+    errors = []
+    regions = _pair_markers(path, lines, comments, in_strings, _functions(tree), errors)
+    stray = [n for n, line in enumerate(lines, 1) if line.strip().startswith(TODO_PREFIX.strip())
+             and not any(r.todo and r.begin < n < r.end for r in regions)
+             and n not in in_strings]
+    errors += [f"{path}:{n}: a {TODO_PREFIX.strip()!r} kit line outside a {BEGIN_TODO!r} region "
+               "would ship as is" for n in stray]
+    blocks = reference_only_blocks(source, path, errors)
+    for region in regions:
+        for b, e in blocks:
+            if b <= region.end and region.begin <= e:
+                errors.append(f"{path}:{b}: the reference-only block {b}-{e} overlaps the solution region "
+                              f"{region.begin}-{region.end}; keep them apart")
+    if errors:
+        raise HandoutError("\n".join(errors))
+    _check_kit_parses(source, path, regions, blocks)
+    return regions
 
+
+def _is_solution_marker(text):
+    """True for a comment that reads like a BEGIN/END SOLUTION marker, well formed or not."""
+    word = text.lstrip("#").split()
+    return len(word) >= 2 and word[0].upper() in ("BEGIN", "END") and word[1].upper().startswith("SOLUTION")
+
+
+def _pair_markers(path, lines, comments, in_strings, functions, errors):
+    """The regions the marker comments delimit; each misplaced marker appends one line to ``errors``."""
+    regions, open_at = [], None  # open_at: (line, indent, is_todo) of the BEGIN awaiting its END
     for line_no, col, text in comments:
-        word = text.lstrip("#").split()
-        looks_like_marker = len(word) >= 2 and word[0].upper() in ("BEGIN", "END") \
-            and word[1].upper().startswith("SOLUTION")
-        if not looks_like_marker:
+        if not _is_solution_marker(text):
             continue
         where = f"{path}:{line_no}"
         if text not in (BEGIN, BEGIN_TODO, END):
@@ -275,38 +297,35 @@ def find_regions(source, path):
         if open_at is None:
             errors.append(f"{where}: {END!r} without a {BEGIN!r} before it")
             continue
-        begin, begin_indent, is_todo = open_at
+        region = _close_region(path, lines, in_strings, functions, open_at, line_no, indent, errors)
         open_at = None
-        if indent != begin_indent:
-            errors.append(f"{where}: {END!r} is indented {len(indent)} columns but its {BEGIN!r} "
-                          f"(line {begin}) {len(begin_indent)}; a region must close at the indentation it opened")
-            continue
-        problem = _region_problem(lines, in_strings, functions, begin, line_no, indent)
-        if problem:
-            errors.append(f"{path}:{begin}: {problem}")
-            continue
-        todo, problem = _todo_lines(lines, begin, line_no, indent, is_todo)
-        if problem:
-            errors.append(f"{path}:{begin}: {problem}")
-            continue
-        owner = _owner(functions, begin, indent)
-        regions.append(Region(path, begin, line_no, indent, owner, section_for(path, owner), todo))
-    stray = [n for n, line in enumerate(lines, 1) if line.strip().startswith(TODO_PREFIX.strip())
-             and not any(r.todo and r.begin < n < r.end for r in regions)
-             and n not in in_strings]
-    errors += [f"{path}:{n}: a {TODO_PREFIX.strip()!r} kit line outside a {BEGIN_TODO!r} region "
-               "would ship as is" for n in stray]
-    blocks = reference_only_blocks(source, path, errors)
-    for region in regions:
-        for b, e in blocks:
-            if b <= region.end and region.begin <= e:
-                errors.append(f"{path}:{b}: the reference-only block {b}-{e} overlaps the solution region "
-                              f"{region.begin}-{region.end}; keep them apart")
+        if region:
+            regions.append(region)
     if open_at is not None:
         errors.append(f"{path}:{open_at[0]}: {BEGIN!r} is never closed by an {END!r}")
-    if errors:
-        raise HandoutError("\n".join(errors))
+    return regions
 
+
+def _close_region(path, lines, in_strings, functions, open_at, end, indent, errors):
+    """The Region from the BEGIN ``open_at`` to the END on line ``end``, or None after appending to ``errors``."""
+    begin, begin_indent, is_todo = open_at
+    if indent != begin_indent:
+        errors.append(f"{path}:{end}: {END!r} is indented {len(indent)} columns but its {BEGIN!r} "
+                      f"(line {begin}) {len(begin_indent)}; a region must close at the indentation it opened")
+        return None
+    problem = _region_problem(lines, in_strings, functions, begin, end, indent)
+    todo = ()
+    if not problem:
+        todo, problem = _todo_lines(lines, begin, end, indent, is_todo)
+    if problem:
+        errors.append(f"{path}:{begin}: {problem}")
+        return None
+    owner = _owner(functions, begin, indent)
+    return Region(path, begin, end, indent, owner, section_for(path, owner), todo)
+
+
+def _check_kit_parses(source, path, regions, blocks):
+    """Raise HandoutError if the stubbed file, or the kit's copy without reference-only blocks, does not parse."""
     stubbed = stub_source(source, regions)
     try:
         ast.parse(stubbed, path)
@@ -320,7 +339,6 @@ def find_regions(source, path):
             raise HandoutError(f"{path}: without its reference-only blocks the file does not parse "
                                f"({err.msg}, line {err.lineno} of the kit's copy); check the "
                                f"{REF_BEGIN!r} markers") from None
-    return regions
 
 
 def _todo_lines(lines, begin, end, indent, is_todo):

@@ -299,7 +299,7 @@ def check_backward_on_leaf(ctx):
         tx.backward()
         assert_grad(f"x (a leaf of shape {shape}, after x.backward())", tx, np.ones(shape))
         tx.backward()
-        assert_grad(f"x (after x.backward() twice: gradients add up)", tx, np.full(shape, 2.0))
+        assert_grad("x (after x.backward() twice: gradients add up)", tx, np.full(shape, 2.0))
         require(np.array_equal(tx.data, x), "x.backward() changed x.data")
 
 
