@@ -48,6 +48,7 @@ developers run).
 """
 import argparse
 import ast
+import importlib.util
 import io
 import os
 import shutil
@@ -99,54 +100,26 @@ DOC_SUFFIXES = (".md", ".txt", ".rst")
 DOC_BEGIN = "<!-- BEGIN REFERENCE ONLY -->"
 DOC_END = "<!-- END REFERENCE ONLY -->"
 
+def _load_problems():
+    """autograder/hw1_autograder/problems.py, the problem table (plain data, no imports of checks)."""
+    path = Path(__file__).resolve().parents[1] / "autograder" / "hw1_autograder" / "problems.py"
+    spec = importlib.util.spec_from_file_location("hw1_problems", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_PROBLEMS = _load_problems()
+
 # The handout section behind each region, looked up by file and then by
 # "Class.method", "Class" or "function", then "*" (the whole file). The
-# handout names what to write in §1-§3; operations it leaves to the
-# student (Neg, Pow, Exp, Sum, MatMul) point at the section that first
-# needs them.
-SECTIONS = {
-    "mytorch/tensor.py": {
-        "Tensor.__sub__": "§1.1.1 Subtract",
-        "Tensor.__mul__": "§1.1.2 Multiply",
-        "Tensor.__truediv__": "§1.1.3 Divide",
-        "Tensor.backward": "§1.2 Autograd (Step 1 of §0.1.5)",
-    },
-    "mytorch/autograd_engine.py": {
-        "Function.apply": "§1.2 Autograd and Appendix A",
-        "backward": "§1.2 Autograd (§0.1.5-§0.1.6)",
-    },
-    "mytorch/nn/functional.py": {
-        "Sub": "§1.1.1 Subtract",
-        "Mul": "§1.1.2 Multiply",
-        "Div": "§1.1.3 Divide",
-        "unbroadcast": "§2.1 Linear Layer (Add, and your Sub/Mul/Div, must support different shapes)",
-        "MatMul": "§2.1 Linear Layer (x @ W^T)",
-        "ReLU": "§2.2 ReLU",
-        "Sum": "§2.4 Batch Normalization (sums, eqs. 3-4)",
-        "Pow": "§2.4 Batch Normalization (** 0.5, eq. 5)",
-        "Exp": "§2.5 Cross Entropy Loss (exp, Appendix B.1)",
-        "Neg": "§2.5 Cross Entropy Loss (-x)",
-        "cross_entropy": "§2.5 Cross Entropy Loss and Appendix B",
-    },
-    "mytorch/nn/sequential.py": {"*": "§2.1 Linear Layer (Sequential)"},
-    "mytorch/nn/linear.py": {"*": "§2.1 Linear Layer"},
-    "mytorch/nn/activations.py": {"ReLU": "§2.2 ReLU"},
-    "mytorch/nn/batchnorm.py": {"*": "§2.4 Batch Normalization and Appendix C"},
-    "mytorch/optim/sgd.py": {"SGD.step": "§2.3 SGD / §2.6 Momentum"},
-    "hw1/mnist.py": {
-        "mnist": "§3.1 Initialize Objects",
-        "train": "§3.2 train()",
-        "validate": "§3.3 validate()",
-    },
-}
+# problem table holds it, next to each problem's points and checks; the
+# handout names what to write in §1-§3, and the operations it leaves to the
+# student (Neg, Pow, Exp, Sum, MatMul) point at the section that first needs them.
+SECTIONS = _PROBLEMS.handout_sections()
 
-
-# Elementary operations the handout leaves to the student's choice ("you
-# will need to implement your OWN operations/functions if you need them"):
-# their stubs say so. By file, then class or function name.
-OPTIONAL = {
-    "mytorch/nn/functional.py": {"MatMul", "Sum", "Pow", "Exp", "Neg"},
-}
+# Those optional elementary operations, by file: their stubs say so.
+OPTIONAL = {path: set(ops) for path, ops in _PROBLEMS.OPTIONAL_OPERATIONS.items()}
 
 
 class HandoutError(Exception):
