@@ -17,16 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PARTS = ("mytorch", "hw1", "autograder", "grade.sh", "create_tarball.sh")
 
 
-def _load_make_handout():
-    """tools/make_handout.py, the starter-code generator (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_handout", ROOT / "tools" / "make_handout.py")
+def _load(name, relpath):
+    """The module at ``relpath`` of the project, by file (tools/ and the autograder are not packages)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / relpath)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["make_handout"] = module  # dataclasses look their module up here
+    sys.modules[name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
 
 
-make_handout = _load_make_handout()
+make_handout = _load("make_handout", "tools/make_handout.py")  # the starter-code generator
+problems = _load("hw1_problems", "autograder/hw1_autograder/problems.py")  # the problem table
+never_shipped = _load("hw1_submission", "autograder/hw1_autograder/submission.py")  # reads never_shipped.txt
 
 # A sitecustomize that makes ``import torch`` fail in every Python process
 # that has its folder on PYTHONPATH, the grader's children included.
@@ -50,7 +52,7 @@ sys.meta_path.insert(0, _BlockTorch())
 def copy_project(dest):
     """Copy the project's gradable parts to ``dest`` (no caches, no data files); return ``dest``."""
     dest = Path(dest)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.npy", "*.whl", "*.tmp")
+    ignore = shutil.ignore_patterns(*never_shipped.NEVER_SHIPPED)
     for part in PROJECT_PARTS:
         src = ROOT / part
         if src.is_dir():
@@ -111,17 +113,6 @@ def scores_of(output):
     last = output.rstrip("\n").splitlines()[-1]
     return json.loads(last)["scores"]
 
-
-def _load_problems():
-    """autograder/hw1_autograder/problems.py, the problem table."""
-    path = ROOT / "autograder" / "hw1_autograder" / "problems.py"
-    spec = importlib.util.spec_from_file_location("hw1_problems", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-problems = _load_problems()
 
 # What the reference scores: every problem's full points, from the problem table.
 FULL_SCORES = {p.name: p.points for p in problems.PROBLEMS}

@@ -85,12 +85,10 @@ DROPPED = (
     "tools/make_autograder.py",  # packs the grader for Autolab and Gradescope: staff only
 )
 
-# Never part of a handout, tracked or not: caches, environments, build
-# metadata, and what the data tool, ./grade.sh m and create_tarball.sh make.
-SKIPPED_DIRS = {".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", ".mypy_cache",
-                ".ipynb_checkpoints", "venv", ".venv", "build", "dist"}
-SKIPPED_SUFFIXES = (".pyc", ".pyo", ".npy", ".npz", ".whl", ".tmp")
-SKIPPED_FILES = {"validation_accuracy.png", "handin.tar", "results.json", ".DS_Store"}
+# Never part of a handout, tracked or not: what never_shipped.txt (in the
+# autograder's folder) names, and what ./grade.sh m, create_tarball.sh and the
+# grader write for the student.
+SKIPPED_FILES = {"validation_accuracy.png", "handin.tar", "results.json"}
 
 # Files that may mention the markers in prose or examples.
 DOC_SUFFIXES = (".md", ".txt", ".rst")
@@ -100,16 +98,17 @@ DOC_SUFFIXES = (".md", ".txt", ".rst")
 DOC_BEGIN = "<!-- BEGIN REFERENCE ONLY -->"
 DOC_END = "<!-- END REFERENCE ONLY -->"
 
-def _load_problems():
-    """autograder/hw1_autograder/problems.py, the problem table (plain data, no imports of checks)."""
-    path = Path(__file__).resolve().parents[1] / "autograder" / "hw1_autograder" / "problems.py"
-    spec = importlib.util.spec_from_file_location("hw1_problems", path)
+def _load_grader_module(name):
+    """A module of autograder/hw1_autograder/ by file: plain data and the standard library only."""
+    path = Path(__file__).resolve().parents[1] / "autograder" / "hw1_autograder" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"hw1_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_PROBLEMS = _load_problems()
+_PROBLEMS = _load_grader_module("problems")  # the problem table
+_SUBMISSION = _load_grader_module("submission")  # reads never_shipped.txt
 
 # The handout section behind each region, looked up by file and then by
 # "Class.method", "Class" or "function", then "*" (the whole file). The
@@ -417,9 +416,7 @@ def stub_source(source, regions):
 # ---------------------------------------------------------------- the project's files
 def _skipped(relpath):
     parts = relpath.split("/")
-    if any(p in SKIPPED_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
-        return True
-    return parts[-1] in SKIPPED_FILES or parts[-1].endswith(SKIPPED_SUFFIXES)
+    return _SUBMISSION.never_shipped(parts) or parts[-1] in SKIPPED_FILES
 
 
 def _dropped(relpath):
@@ -431,7 +428,7 @@ def project_files(root):
 
     In a git checkout: what git would commit (tracked files, and untracked
     ones .gitignore does not exclude). Otherwise: a walk of the tree.
-    Either way, SKIPPED_* never ship.
+    Either way, what never_shipped.txt names and SKIPPED_FILES never ship.
     """
     root = Path(root)
     names = None
@@ -443,7 +440,7 @@ def project_files(root):
     if names is None:
         names = []
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+            dirs[:] = sorted(d for d in dirs if not _SUBMISSION.never_shipped([d]))
             rel = Path(folder).relative_to(root)
             names += [(rel / f).as_posix() for f in files]
     # A tracked file deleted in the working tree is not part of the project any more.
