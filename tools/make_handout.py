@@ -39,9 +39,10 @@ line, and no handout is produced.
 Files copied: those git would commit (tracked, plus untracked files that
 .gitignore does not exclude) in a git checkout, else every file found
 walking the tree, skipping caches, virtualenvs, build metadata and
-generated data. Never copied: DROPPED below (the reference's own test suite
-and CI, which test solution internals, its benchmarks, the model student
-solution, and this tool).
+generated data (autograder/hw1_autograder/never_shipped.txt). Never copied:
+DROPPED below (the reference's own test suite and CI, which test solution
+internals, its benchmarks, and tools/, which is staff only: this tool, the
+model student solution, the grader packager).
 Markdown files lose their blocks between ``<!-- BEGIN REFERENCE ONLY -->``
 and ``<!-- END REFERENCE ONLY -->`` lines (what only the reference's
 developers run).
@@ -77,12 +78,10 @@ REF_SUFFIXES = (".py", ".toml")
 # Project paths (relative, "/"-separated) left out of the handout; a
 # trailing "/" drops a whole folder.
 DROPPED = (
-    "tests/",                 # the reference's test suite: it tests the solutions
-    ".ci/",                   # the reference's CI, which runs that suite
-    "tools/make_handout.py",  # this tool: staff only
-    "bench/",                 # the reference's speed benchmarks
-    "tools/model_solution/",  # the handout-style model student solution: staff only
-    "tools/make_autograder.py",  # packs the grader for Autolab and Gradescope: staff only
+    "tests/",   # the reference's test suite: it tests the solutions
+    ".ci/",     # the reference's CI, which runs that suite
+    "tools/",   # staff only: this tool, the model student solution, the grader packager
+    "bench/",   # the reference's speed benchmarks
 )
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the

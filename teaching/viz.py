@@ -2,7 +2,7 @@
 
 ::
 
-    from mytorch import viz
+    from teaching import viz
     viz.draw_graph(e, "graph.png", names=locals())   # matplotlib only, no Graphviz needed
     print(viz.to_dot(e, names=locals()))              # paste into any Graphviz viewer
 
@@ -11,7 +11,7 @@ grad (blue), ``BackwardFunction(op)`` for an operation (orange), and
 ``Constant`` for an input that needs no gradient (grey; the graph stores
 ``None`` there, so only its shape is known). Each box shows its shape and,
 once ``backward()`` has run, a leaf shows its ``.grad``; pass
-``trace=`` (a finished ``mytorch.trace``) to show the gradient each
+``trace=`` (a finished ``teaching.trace``) to show the gradient each
 operation received as well. Arrows go the way the data flowed in the
 forward pass, from inputs (left) to the output (right), as in the handout's
 figure; backward walks them in reverse.
@@ -20,7 +20,7 @@ A leaf used twice (``a`` in ``a * b + a``) gets one ``AccumulateGrad`` node
 per use in the graph (each stores into the same ``a.grad``); the drawing
 shows the tensor once, with an arrow to each use, as the handout does.
 """
-from mytorch._format import short
+from teaching._format import short
 from mytorch.autograd_engine import AccumulateGrad
 from mytorch.tensor import Tensor
 
@@ -223,7 +223,7 @@ def draw_graph(tensor, path=None, names=None, trace=None, title=None):
         path: where to write the PNG; None to only return the figure.
         names: dict name -> Tensor (``names=locals()`` works) to label
             leaves and results with your variable names.
-        trace: a ``mytorch.trace`` that watched a backward pass: each
+        trace: a ``teaching.trace`` that watched a backward pass: each
             operation box then shows the gradient it received.
         title: a title written above the graph.
 
@@ -386,18 +386,3 @@ def to_dot(tensor, names=None, trace=None):
 
 def _dot_escape(text):
     return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def handout_example():
-    """The tensors of the handout's example graph (§0.1.4), as a dict name -> Tensor.
-
-    ``a = 1`` and ``c = 3`` require grad, ``b = 2`` does not;
-    ``d = a * b + a`` and ``e = (d + c) + 3``.
-    """
-    a = Tensor(1., requires_grad=True)
-    b = Tensor(2.)
-    c = Tensor(3., requires_grad=True)
-    d = a * b + a
-    e = (d + c) + 3
-    return {"a": a, "b": b, "c": c, "d": d, "e": e}
-
