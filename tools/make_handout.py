@@ -82,6 +82,7 @@ DROPPED = (
     ".ci/",     # the reference's CI, which runs that suite
     "tools/",   # staff only: this tool, the model student solution, the grader packager
     "bench/",   # the reference's speed benchmarks
+    "CONTRIBUTING.md",  # how to extend the reference: its tests, tools and solution regions
 )
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the
