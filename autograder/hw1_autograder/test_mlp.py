@@ -475,13 +475,18 @@ def _spread(rng, features):
     return np.where(small, 1e-2, 1e1) * rng.uniform(0.7, 1.4, features)
 
 
+def _one_batchnorm(mt, rng, eps):
+    """(features, the _Model, its BatchNorm1d, the layer's name) of a lone BatchNorm1d; eps None: the default."""
+    features = _sizes(rng, 1, 2, 7)[0]
+    net = _Model(mt, rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
+    return features, net, net.batchnorms[0][2], net.batchnorms[0][1]
+
+
 def check_batchnorm_train_forward(ctx):
     """Training mode: batch mean and biased variance normalise (eqs 3-6); running stats use unbiased (7-9)."""
     mt = _Student()
     for eps in (None, 1e-3):
-        features = _sizes(ctx.rng, 1, 2, 7)[0]
-        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
-        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        features, net, layer, name = _one_batchnorm(mt, ctx.rng, eps)
         scale = _spread(ctx.rng, features)
         for step in range(1, 4):
             batch = int(ctx.rng.integers(2, 9))
@@ -499,9 +504,7 @@ def check_batchnorm_eval_forward(ctx):
     """Eval mode normalises with the running statistics (eps inside the square root) and does not change them."""
     mt = _Student()
     for eps in (None, 1e-3):
-        features = _sizes(ctx.rng, 1, 2, 7)[0]
-        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
-        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        features, net, layer, name = _one_batchnorm(mt, ctx.rng, eps)
         for _ in range(3):
             x = ctx.rng.normal(-1.0, 2.0, size=(int(ctx.rng.integers(2, 9)), features))
             layer(mt.Tensor(x.copy()))
