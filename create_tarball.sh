@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pack handin.tar for Autolab (handout §0.3.4): mytorch/, hw1/ and validation_accuracy.png,
-# without caches, data files, virtualenvs or version control. Works from any directory.
+# without what autograder/hw1_autograder/never_shipped.txt names (caches, data files,
+# virtualenvs, version control). Works from any directory.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,10 +26,13 @@ else
 fi
 
 rm -f handin.tar
-tar --exclude='__pycache__' --exclude='*.pyc' --exclude='*.pyo' \
-    --exclude='*.npy' --exclude='*.npz' --exclude='*.pkl' --exclude='*.gz' --exclude='*.whl' \
-    --exclude='.git' --exclude='venv' --exclude='.venv' --exclude='*.egg-info' \
-    --exclude='.pytest_cache' --exclude='.hypothesis' --exclude='.ipynb_checkpoints' --exclude='.DS_Store' \
+# Caches, environments and data never ship: the one list the Python tools read too.
+never_shipped=autograder/hw1_autograder/never_shipped.txt
+if [ ! -f "$never_shipped" ]; then
+    echo "create_tarball.sh: $never_shipped is missing; run this script from a complete handout folder" >&2
+    exit 1
+fi
+tar --exclude-from=<(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$never_shipped") \
     -cf handin.tar "${files[@]}"
 
 echo "Wrote $(pwd)/handin.tar with:"

@@ -16,9 +16,9 @@ import traceback
 
 import numpy as np
 
-from mytorch.autograd_engine import AccumulateGrad, BackwardFunction, GradcheckError, gradcheck
+from mytorch.autograd_engine import AccumulateGrad, BackwardFunction
 from mytorch.tensor import Tensor
-from mytorch.tracing import trace
+from teaching import GradcheckError, gradcheck, handout_graph, trace
 
 _failures = []
 
@@ -40,7 +40,7 @@ def check_gradient(name, fn, array):
     """Compare autograd's gradients of ``fn`` at ``array`` with finite differences.
 
     ``fn`` takes a Tensor and returns a Tensor; ``gradcheck`` (in
-    mytorch/gradcheck.py) nudges each input element up and down and compares
+    teaching/gradcheck.py) nudges each input element up and down and compares
     every resulting change of the output with what your backward computed.
     """
     x = Tensor(np.array(array, dtype=np.float64), requires_grad=True)
@@ -93,22 +93,14 @@ def section(title):
 
 
 # ------------------------------------------------------------------ examples
-def example_tensors():
-    """The handout's example (§0.1.4): the leaves a, b, c and the results d, e."""
-    a = Tensor(1., requires_grad=True)
-    b = Tensor(2.)
-    c = Tensor(3., requires_grad=True)
-    d = a * b + a
-    e = (d + c) + 3
-    return a, b, c, d, e
-
-
-def handout_example():
-    a, b, c, d, e = example_tensors()
+def show_handout_graph():
+    # teaching/examples.py builds the handout's example (§0.1.4): leaves a, b, c; results d, e.
+    names = handout_graph()
+    a, b, c, d, e = (names[k] for k in "abcde")
     print(f"  a = {a}\n  b = {b}\n  c = {c}\n  d = a*b + a = {d}\n  e = (d + c) + 3 = {e}")
 
     print("  The graph, from e.grad_fn back to the leaves:")
-    print_graph(e.grad_fn, {"a": a, "b": b, "c": c, "d": d, "e": e})
+    print_graph(e.grad_fn, names)
     print(f"  e.grad_fn.next_functions = {e.grad_fn.next_functions}")
 
     e.backward()
@@ -120,12 +112,12 @@ def handout_example():
 
 
 def handout_backward_steps():
-    a, b, c, d, e = example_tensors()
+    names = handout_graph()
     # trace() narrates the backward pass node by node, as the handout's
     # Steps 1-8 do; it works with whatever backward() you wrote.
-    with trace(names={"a": a, "b": b, "c": c, "d": d, "e": e}):
-        e.backward()
-    check("a.grad == 3 after the walk", a.grad, 3.0)
+    with trace(names=names):
+        names["e"].backward()
+    check("a.grad == 3 after the walk", names["a"].grad, 3.0)
 
 
 def broadcasting_add():
@@ -203,7 +195,7 @@ def my_checks():
 
 
 def main():
-    section("Handout example: d = a*b + a, e = (d + c) + 3")(handout_example)
+    section("Handout example: d = a*b + a, e = (d + c) + 3")(show_handout_graph)
     section("The backward pass of the example, step by step (handout §0.1.5)")(handout_backward_steps)
     section("Division")(division)
     # Part 2: these need what you write from §2.1 on; until then they show where they stop.

@@ -176,7 +176,8 @@ def agreement(n_rows=1000, batch=100):
         torch_epoch(X.astype(dtype), Y, dtype, batch, theirs)
         diff = max(np.abs(p.data - q.detach().numpy()).max()
                    for p, q in zip(mine.parameters(), theirs.parameters()))
-        dtypes = sorted({p.data.dtype.name for p in mine.parameters()} | {p.grad.data.dtype.name for p in mine.parameters()})
+        dtypes = sorted({p.data.dtype.name for p in mine.parameters()}
+                        | {p.grad.data.dtype.name for p in mine.parameters()})
         print(f"{np.dtype(dtype).name}: after one {n_rows}-row epoch, max |mytorch - torch| over the "
               f"weights = {diff:.1e}; mytorch weights and gradients are {', '.join(dtypes)}")
 

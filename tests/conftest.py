@@ -32,3 +32,32 @@ def torch():
 def rng():
     """A NumPy generator with a fixed seed, fresh for each test."""
     return np.random.default_rng(0)
+
+
+# ------------------------------------------------------------ test groups
+# Each test file belongs to one area, a pytest marker registered in
+# pyproject.toml, so that one area runs alone: ``python3 -m pytest -m nn``.
+# The areas follow the handout's parts; a new test file must be listed here
+# (collection fails otherwise, so no test ends up in no group).
+AREAS = {
+    "ops": ("test_ops_parity", "test_tensor", "test_compare_numpy", "test_dtypes", "test_indexing",
+            "test_max_min", "test_errors", "test_habits_misc", "test_imports"),      # Part 1.1, operations
+    "engine": ("test_engine", "test_stale_graph", "test_inplace", "test_memory"),      # Part 1.2, autograd
+    "nn": ("test_nn_activations", "test_nn_batchnorm", "test_nn_composed", "test_nn_linear", "test_nn_loss",
+           "test_nn_module", "test_module_state", "test_training_parity"),            # Part 2.1-2.5, layers
+    "optim": ("test_optim_sgd",),                                                     # Part 2.3/2.6, SGD
+    "mnist": ("test_mnist", "test_data_prepare"),                                     # Part 3, MNIST
+    "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
+    "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference",
+               "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped"),
+    "kit": ("test_kit", "test_make_handout"),                                         # the student kit
+}
+_AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.stem
+        if module not in _AREA_OF:
+            raise pytest.UsageError(f"tests/{module}.py is in no test group: add it to AREAS in tests/conftest.py")
+        item.add_marker(_AREA_OF[module])

@@ -17,16 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PARTS = ("mytorch", "hw1", "autograder", "grade.sh", "create_tarball.sh")
 
 
-def _load_make_handout():
-    """tools/make_handout.py, the starter-code generator (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_handout", ROOT / "tools" / "make_handout.py")
+def _load(name, relpath):
+    """The module at ``relpath`` of the project, by file (tools/ and the autograder are not packages)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / relpath)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["make_handout"] = module  # dataclasses look their module up here
+    sys.modules[name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
 
 
-make_handout = _load_make_handout()
+make_handout = _load("make_handout", "tools/make_handout.py")  # the starter-code generator
+problems = _load("hw1_problems", "autograder/hw1_autograder/problems.py")  # the problem table
+never_shipped = _load("hw1_submission", "autograder/hw1_autograder/submission.py")  # reads never_shipped.txt
 
 # A sitecustomize that makes ``import torch`` fail in every Python process
 # that has its folder on PYTHONPATH, the grader's children included.
@@ -50,7 +52,7 @@ sys.meta_path.insert(0, _BlockTorch())
 def copy_project(dest):
     """Copy the project's gradable parts to ``dest`` (no caches, no data files); return ``dest``."""
     dest = Path(dest)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.npy", "*.whl", "*.tmp")
+    ignore = shutil.ignore_patterns(*never_shipped.NEVER_SHIPPED)
     for part in PROJECT_PARTS:
         src = ROOT / part
         if src.is_dir():
@@ -112,19 +114,8 @@ def scores_of(output):
     return json.loads(last)["scores"]
 
 
-FULL_SCORES = {
-    "Addition": 0,
-    "1.1.1 Subtraction": 5,
-    "1.1.2 Multiplication": 5,
-    "1.1.3 Division": 5,
-    "1.2 Autograd": 25,
-    "2.1 Linear": 5,
-    "2.2 ReLU": 10,
-    "2.3 SGD": 10,
-    "2.4 BatchNorm": 10,
-    "2.5 Cross Entropy": 15,
-    "2.6 Momentum": 10,
-}
+# What the reference scores: every problem's full points, from the problem table.
+FULL_SCORES = {p.name: p.points for p in problems.PROBLEMS}
 
 
 def replace_solution(root, relpath, owner, new_body):
@@ -147,41 +138,17 @@ def replace_solution(root, relpath, owner, new_body):
 
 # A solution written the way the handout suggests, from elementary operations
 # and a recursive DFS: the grader must give it full marks too (its checks must
-# not depend on how the reference happens to be written).
-COMPOSED = {
-    ("mytorch/autograd_engine.py", "backward"): """
-if grad_fn is None:
-    return
-grads = grad_fn.apply(grad_of_outputs)
-if isinstance(grad_fn, AccumulateGrad):
-    return
-for parent, grad in zip(grad_fn.next_functions, grads):
-    if parent is not None and grad is not None:
-        backward(parent, grad)
-""",
-    ("mytorch/nn/linear.py", "Linear.forward"): "return x @ self.weight.T() + self.bias",
-    ("mytorch/nn/batchnorm.py", "BatchNorm1d.forward"): """
-if self.is_train:
-    m = x.shape[0]
-    mean = x.sum(axis=0) / m
-    diff = x - mean
-    var = (diff * diff).sum(axis=0) / m
-    self.running_mean.data = (1 - self.momentum) * self.running_mean.data + self.momentum * mean.data
-    self.running_var.data = ((1 - self.momentum) * self.running_var.data
-                             + self.momentum * var.data * m / (m - 1))
-    x_hat = diff / (var + self.eps) ** 0.5
-else:
-    x_hat = (x - Tensor(self.running_mean.data)) / (Tensor(self.running_var.data) + self.eps) ** 0.5
-return self.gamma * x_hat + self.beta
-""",
-    ("mytorch/nn/functional.py", "cross_entropy"): """
-n, classes = predicted.shape
-top = Tensor(predicted.data.max(axis=1, keepdims=True))
-log_sum_exp = (predicted - top).exp().sum(axis=1, keepdims=True).log() + top
-one_hot = Tensor(np.eye(classes)[target.data])
-return -((predicted - log_sum_exp) * one_hot).sum() / n
-""",
-}
+# not depend on how the reference happens to be written). These are the
+# regions of the model student solution (tools/model_solution/solution.py)
+# where it differs in kind from the reference: the engine and the layers the
+# reference fuses.
+model_solution = _load("model_solution", "tools/model_solution/solution.py")
+COMPOSED = {(path, owner): model_solution.REGIONS[f"{path}::{owner}"] for path, owner in (
+    ("mytorch/autograd_engine.py", "backward"),
+    ("mytorch/nn/linear.py", "Linear.forward"),
+    ("mytorch/nn/batchnorm.py", "BatchNorm1d.forward"),
+    ("mytorch/nn/functional.py", "cross_entropy"),
+)}
 
 
 def compose(root, overrides=None):

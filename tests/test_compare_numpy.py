@@ -16,9 +16,12 @@ def test_comparisons_match_torch_with_broadcasting_and_scalars(torch, rng, symbo
     b = rng.integers(-2, 3, (4,)).astype(dtype)
     ta = Tensor(a, requires_grad=True)
     pairs = [(ta, Tensor(b)), (ta, 0.0), (1, ta), (np.float64(1.0), ta), (ta, Tensor(np.array(1.0)))]
+
+    def to_torch(v):
+        return torch.tensor(v.data) if isinstance(v, Tensor) else v
+
     for left, right in pairs:
         got = op(left, right)
-        to_torch = (lambda v: torch.tensor(v.data) if isinstance(v, Tensor) else v)
         expected = op(to_torch(left), to_torch(right))
         assert isinstance(got, Tensor) and got.data.dtype == np.bool_
         assert not got.requires_grad and got.grad_fn is None and got.is_leaf

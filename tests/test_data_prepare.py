@@ -6,7 +6,6 @@ exercised by tests/test_mnist.py.
 """
 import gzip
 import hashlib
-import io
 import os
 import pickle
 import shlex
@@ -367,7 +366,8 @@ def test_rewriting_replaces_the_files(tmp_path, rng):
     (lambda path: path.write_bytes(b"GIF89a" + bytes(300)), "not a readable .npy file"),
     (lambda path: path.write_bytes(b""), "not a readable .npy file"),
     (lambda path: np.save(path, np.zeros((5, 784), np.float32)), r"float32 array of shape \(5, 784\), expected uint8"),
-    (lambda path: np.save(path, np.zeros((5, 28, 28), np.uint8)), r"shape \(5, 28, 28\), expected uint8 of shape \(N, 784\)"),
+    (lambda path: np.save(path, np.zeros((5, 28, 28), np.uint8)),
+     r"shape \(5, 28, 28\), expected uint8 of shape \(N, 784\)"),
     (os.remove, "missing; run python3 autograder/hw1_autograder/data/prepare.py"),
 ], ids=["truncated", "not-npy", "empty", "dtype", "shape", "missing"])
 def test_damaged_npy_is_reported_by_name(tmp_path, rng, damage, expected):
@@ -385,5 +385,6 @@ def test_bad_labels_file_is_reported(tmp_path, rng):
     with pytest.raises(prepare.DataError, match=r"val_labels\.npy: labels range over 0\.\.12"):
         prepare.load_split(str(tmp_path), "val")
     np.save(tmp_path / "val_labels.npy", np.array([0, 1, 2]))
-    with pytest.raises(prepare.DataError, match=r"val_labels\.npy: int64 array of shape \(3,\), expected int64 of shape \(2,\)"):
+    expected = r"val_labels\.npy: int64 array of shape \(3,\), expected int64 of shape \(2,\)"
+    with pytest.raises(prepare.DataError, match=expected):
         prepare.load_split(str(tmp_path), "val")

@@ -15,20 +15,18 @@ from mytorch.autograd_engine import (AccumulateGrad, BackwardFunction, ContextMa
                                      is_grad_enabled, no_grad, topological_sort)
 from mytorch.nn.functional import Add, Mul, Sum
 from mytorch.tensor import Tensor
+from teaching import handout_graph
 
 
 # -------------------------------------------------------- the handout example
-def handout_example():
-    a = Tensor(1., requires_grad=True)
-    b = Tensor(2.)
-    c = Tensor(3., requires_grad=True)
-    d = a * b + a
-    e = (d + c) + 3
-    return a, b, c, d, e
+def handout_tensors():
+    """a, b, c, d, e of the handout's example graph (teaching/examples.py builds it)."""
+    names = handout_graph()
+    return tuple(names[k] for k in "abcde")
 
 
 def test_handout_example_gradients():
-    a, b, c, d, e = handout_example()
+    a, b, c, d, e = handout_tensors()
     assert d.data == 3.0 and e.data == 9.0
     e.backward()
     assert a.grad.data == 3.0
@@ -39,7 +37,7 @@ def test_handout_example_gradients():
 
 
 def test_handout_example_graph():
-    a, b, c, d, e = handout_example()
+    a, b, c, d, e = handout_tensors()
     # e = (d + c) + 3: an Add whose parents are the inner Add and the constant 3.
     assert isinstance(e.grad_fn, BackwardFunction) and e.grad_fn.function_name == "Add"
     inner, three = e.grad_fn.next_functions
@@ -178,7 +176,7 @@ def test_non_scalar_backward_seeds_ones_shaped_like_the_tensor():
 
 
 def test_gradients_accumulate_across_backward_calls():
-    a, b, c, d, e = handout_example()
+    a, b, c, d, e = handout_tensors()
     e.backward()
     e.backward()
     assert a.grad.data == 6.0 and c.grad.data == 2.0

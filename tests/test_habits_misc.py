@@ -191,9 +191,9 @@ def test_deepcopy_and_pickle_of_a_model():
 
 @pytest.mark.parametrize("expression", ["x @ w.T", "w.T @ x", "x + w.T", "x * w.T"])
 def test_a_method_object_as_operand_says_call_it(expression):
-    x, w = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3)))
+    names = {"x": Tensor(np.ones((2, 3))), "w": Tensor(np.ones((4, 3)))}
     with pytest.raises(TypeError, match=r"write w.T\(\) with parentheses"):
-        eval(expression)
+        eval(expression, None, names)
 
 
 # ---- lines of the README's "Differences from PyTorch" table not covered elsewhere

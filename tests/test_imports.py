@@ -95,7 +95,23 @@ TORCH_IMPORT = re.compile(r"^\s*(import\s+torch\b|from\s+torch\b)", re.MULTILINE
 
 def test_no_torch_import_in_library_autograder_or_sandbox_source():
     # Catches imports hidden inside functions, which importing alone would not run.
-    files = [p for d in ("mytorch", "hw1", "autograder") if (ROOT / d).is_dir() for p in (ROOT / d).rglob("*.py")]
+    folders = ("mytorch", "hw1", "autograder", "teaching")
+    files = [p for d in folders if (ROOT / d).is_dir() for p in (ROOT / d).rglob("*.py")]
     files += [p for p in (ROOT / "sandbox.py",) if p.exists()]
     offenders = [str(p.relative_to(ROOT)) for p in files if TORCH_IMPORT.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_the_library_never_imports_its_teaching_tools():
+    # teaching/ uses mytorch, never the other way round: no cycle, and the
+    # hand-in (mytorch/, hw1/) works without the teaching package.
+    run = run_python("import sys, mytorch, mytorch.nn, mytorch.optim, hw1.mnist; "
+                     "print(sorted(m for m in sys.modules if m.split('.')[0] == 'teaching'))")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_every_teaching_tool_imports_first_in_a_fresh_interpreter():
+    for module in ("teaching", "teaching.gradcheck", "teaching.tracing", "teaching.viz", "teaching.examples"):
+        run = run_python(f"import {module}")
+        assert run.returncode == 0, (module, run.stderr)

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mytorch import Tensor, no_grad
-from mytorch.gradcheck import gradcheck
+from teaching.gradcheck import gradcheck
 from nn_parity import close
 
 HYPOTHESIS = settings(max_examples=60, deadline=None,

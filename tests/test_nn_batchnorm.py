@@ -151,7 +151,8 @@ def test_batch_of_one_in_training_says_why():
 
 @pytest.mark.parametrize("shape", [(5, 3), (5,), (2, 4, 3)])
 def test_wrong_input_shape_names_the_expected_shape(shape):
-    with pytest.raises(ValueError, match=r"BatchNorm1d\(4.*expected input of shape \(batch, 4\), got " + repr(shape).replace("(", r"\(").replace(")", r"\)")):
+    got = repr(shape).replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(4.*expected input of shape \(batch, 4\), got " + got):
         nn.BatchNorm1d(4)(Tensor(np.ones(shape)))
 
 

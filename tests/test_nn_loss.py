@@ -87,7 +87,8 @@ def test_properties_shift_invariance_and_gradient_rows_sum_to_zero(logits, shift
 
 def test_label_out_of_range_says_which():
     x = Tensor(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"cross_entropy: label 4 is out of range for 4 classes \(expected 0 <= label <= 3\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: label 4 is out of range for 4 classes "
+                                         r"\(expected 0 <= label <= 3\)"):
         F.cross_entropy(x, Tensor(np.array([0, 4, 1])))
     with pytest.raises(ValueError, match="cross_entropy: label -1 is out of range for 4 classes"):
         F.cross_entropy(x, Tensor(np.array([0, -1, 1])))
@@ -99,17 +100,20 @@ def test_non_integer_labels_are_refused():
 
 
 def test_wrong_label_shape_is_refused():
-    with pytest.raises(ValueError, match=r"cross_entropy: target must have shape \(batch,\) = \(2,\).*got shape \(2, 1\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: target must have shape \(batch,\) = \(2,\)"
+                                         r".*got shape \(2, 1\)"):
         F.cross_entropy(Tensor(np.zeros((2, 3))), Tensor(np.array([[0], [1]])))
 
 
 def test_batch_size_mismatch_is_refused():
-    with pytest.raises(ValueError, match=r"cross_entropy: batch sizes differ: predicted has 2 rows \(shape \(2, 3\)\), target has 3 labels"):
+    with pytest.raises(ValueError, match=r"cross_entropy: batch sizes differ: predicted has 2 rows "
+                                         r"\(shape \(2, 3\)\), target has 3 labels"):
         F.cross_entropy(Tensor(np.zeros((2, 3))), Tensor(np.array([0, 1, 2])))
 
 
 def test_other_bad_arguments():
-    with pytest.raises(ValueError, match=r"cross_entropy: predicted must be 2-D logits \(batch, classes\), got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: predicted must be 2-D logits \(batch, classes\), "
+                                         r"got shape \(3,\)"):
         F.cross_entropy(Tensor(np.zeros(3)), Tensor(np.array([0])))
     with pytest.raises(TypeError, match="cross_entropy: target .* must be a Tensor, got ndarray"):
         F.cross_entropy(Tensor(np.zeros((1, 3))), np.array([0]))

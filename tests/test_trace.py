@@ -4,12 +4,12 @@ import io
 import numpy as np
 import pytest
 
-import mytorch
+import teaching
 from mytorch import Tensor
 from mytorch.autograd_engine import AccumulateGrad, BackwardFunction, Function
 from mytorch.nn import functional as F
-from mytorch.tracing import trace
-from mytorch.viz import handout_example
+from teaching.tracing import trace
+from teaching.examples import handout_graph
 
 HANDOUT_STEPS = """\
 Step 1: e.backward() seeds de/de = 1 and passes it to Add#1 (e)
@@ -35,7 +35,7 @@ def methods():
 
 
 def test_trace_of_the_handout_example_matches_its_steps_line_by_line():
-    t = handout_example()
+    t = handout_graph()
     out = io.StringIO()
     with trace(names=t, stream=out) as steps:
         t["e"].backward()
@@ -47,14 +47,14 @@ def test_trace_of_the_handout_example_matches_its_steps_line_by_line():
 
 
 def test_trace_prints_to_stdout_by_default(capsys):
-    t = handout_example()
+    t = handout_graph()
     with trace(names=t):
         t["e"].backward()
     assert capsys.readouterr().out == HANDOUT_STEPS + "\n"
 
 
 def test_trace_events_record_the_steps():
-    t = handout_example()
+    t = handout_graph()
     with trace(names=t, stream=io.StringIO()) as steps:
         t["e"].backward()
     kinds = [event.kind for event in steps.events]
@@ -135,7 +135,7 @@ def recursive_engine(node, grad):
 
 
 def test_trace_narrates_a_students_own_engine():
-    t = handout_example()
+    t = handout_graph()
     with trace(names=t, stream=io.StringIO()) as steps:
         recursive_engine(t["e"].grad_fn, Tensor(1.0))
     leaf_lines = [line for line in steps.lines if "AccumulateGrad" in line]
@@ -205,9 +205,9 @@ def test_trace_tells_nothing_when_backward_is_refused():
     assert steps.lines == [] and steps.events == []
 
 
-def test_trace_is_exported_by_the_package(capsys):
-    assert mytorch.trace is trace and "trace" in mytorch.__all__
-    t = handout_example()
-    with mytorch.trace(names=t):
+def test_trace_is_exported_by_the_teaching_package(capsys):
+    assert teaching.trace is trace and "trace" in teaching.__all__
+    t = handout_graph()
+    with teaching.trace(names=t):
         t["e"].backward()
     assert capsys.readouterr().out.startswith("Step 1: e.backward() seeds de/de = 1")

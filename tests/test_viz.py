@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from mytorch import Tensor
-from mytorch.tracing import trace
-from mytorch.viz import _graph, _layout, draw_graph, handout_example, to_dot
+from teaching.tracing import trace
+from teaching.examples import handout_graph
+from teaching.viz import _graph, _layout, draw_graph, to_dot
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -33,8 +34,8 @@ def read_png(path):
 
 
 # ------------------------------------------------------------------ DOT
-def test_to_dot_of_the_handout_example():
-    t = handout_example()
+def test_to_dot_of_the_handout_graph():
+    t = handout_graph()
     dot = to_dot(t["e"], names=t)
     assert dot.startswith("digraph mytorch {") and dot.rstrip().endswith("}")
     nodes, edges = dot_nodes(dot), dot_edges(dot)
@@ -56,7 +57,7 @@ def test_to_dot_of_the_handout_example():
 
 
 def test_to_dot_shows_gradients_after_backward_and_with_a_trace():
-    t = handout_example()
+    t = handout_graph()
     with trace(names=t, stream=io.StringIO()) as steps:
         t["e"].backward()
     labels = dot_nodes(to_dot(t["e"], names=t, trace=steps)).values()
@@ -115,7 +116,7 @@ def test_to_dot_refuses_what_is_not_a_tensor():
 
 # --------------------------------------------------------------- layout
 def test_layout_puts_inputs_left_of_what_consumes_them():
-    t = handout_example()
+    t = handout_graph()
     boxes, edges = _graph(t["e"], names=t)
     _layout(boxes)
     assert all(start.depth < end.depth for start, end, _ in edges)
@@ -130,7 +131,7 @@ def test_layout_puts_inputs_left_of_what_consumes_them():
 
 # -------------------------------------------------------------- drawing
 def test_draw_graph_writes_the_handout_example_as_png(tmp_path):
-    t = handout_example()
+    t = handout_graph()
     path = tmp_path / "handout_graph.png"
     figure = draw_graph(t["e"], path, names=t, title="handout §0.1.4")
     image = read_png(path)
@@ -140,7 +141,7 @@ def test_draw_graph_writes_the_handout_example_as_png(tmp_path):
 
 
 def test_draw_graph_after_backward_with_a_trace(tmp_path):
-    t = handout_example()
+    t = handout_graph()
     with trace(names=t, stream=io.StringIO()) as steps:
         t["e"].backward()
     read_png_path = tmp_path / "after.png"
@@ -171,21 +172,23 @@ def test_draw_graph_renders_a_300_node_graph(tmp_path, rng):
     assert figure.dpi <= 100
 
 
-def test_importing_mytorch_does_not_load_matplotlib():
+def test_importing_mytorch_or_the_teaching_tools_does_not_load_matplotlib():
     # The autograder imports mytorch in every test process: drawing must not slow that down.
-    code = "import sys, mytorch, mytorch.viz; print('matplotlib' in sys.modules)"
+    code = "import sys, mytorch, teaching, teaching.viz; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
 
 
-def test_viz_is_exported_by_the_package():
+def test_viz_is_exported_by_the_teaching_package():
     import mytorch
-    assert mytorch.viz.draw_graph is draw_graph and "viz" in mytorch.__all__
+    import teaching
+    assert teaching.viz.draw_graph is draw_graph and "viz" in teaching.__all__
+    assert not hasattr(mytorch, "viz")  # the library does not depend on its teaching tools
 
 
 def test_the_handout_graph_script_writes_both_pictures_and_narrates(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "draw_handout_graph.py"), str(tmp_path)],
+    result = subprocess.run([sys.executable, str(ROOT / "teaching" / "draw_handout_graph.py"), str(tmp_path)],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     for name in ("handout_graph.png", "handout_graph_backward.png"):

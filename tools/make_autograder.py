@@ -19,6 +19,8 @@ build if a file it would ship opens a solution region (the marker
 tools/make_handout.py cuts).
 """
 import argparse
+import fnmatch
+import importlib.util
 import io
 import os
 import sys
@@ -28,8 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADER = "autograder/hw1_autograder"
-SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".hypothesis"}
-SKIPPED_SUFFIXES = (".pyc", ".pyo", ".npy", ".npz", ".gz", ".whl", ".pkl", ".png", ".tmp")
 # Spelled in two parts so that this file, which ships in the handout, holds no marker itself.
 SOLUTION_MARKER = "# BEGIN " + "SOLUTION"
 # Pinned for Gradescope's Ubuntu images: both support Python 3.10-3.13.
@@ -69,7 +69,8 @@ apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --no-cache-dir -r /autograder/source/requirements.txt
-/autograder/venv/bin/python -c "import numpy, matplotlib; print('numpy', numpy.__version__, 'matplotlib', matplotlib.__version__)"
+/autograder/venv/bin/python -c "import numpy, matplotlib; \\
+print('numpy', numpy.__version__, 'matplotlib', matplotlib.__version__)"
 """
 
 RUN_AUTOGRADER = """\
@@ -86,13 +87,26 @@ exec "$PYTHON" "$ROOT/source/autograder/hw1_autograder/grade_submission.py" grad
 """
 
 
+def _never_shipped():
+    """The patterns of the grader's never_shipped.txt (read as submission.py reads it)."""
+    spec = importlib.util.spec_from_file_location("hw1_submission", ROOT / GRADER / "submission.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.NEVER_SHIPPED
+
+
+def _matches(name, patterns):
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
 def grader_files(root=ROOT):
     """The autograder's files to ship, as sorted "/"-separated paths relative to ``root``."""
     files = []
+    skipped = _never_shipped() + ("*.png",)  # plots are the student's, not the grader's
     for folder, dirs, names in os.walk(root / GRADER):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        dirs[:] = sorted(d for d in dirs if not _matches(d, skipped))
         for name in names:
-            if not name.endswith(SKIPPED_SUFFIXES):
+            if not _matches(name, skipped):
                 files.append((Path(folder) / name).relative_to(root).as_posix())
     files.sort()
     for path in files:

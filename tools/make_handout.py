@@ -39,15 +39,17 @@ line, and no handout is produced.
 Files copied: those git would commit (tracked, plus untracked files that
 .gitignore does not exclude) in a git checkout, else every file found
 walking the tree, skipping caches, virtualenvs, build metadata and
-generated data. Never copied: DROPPED below (the reference's own test suite
-and CI, which test solution internals, its benchmarks, the model student
-solution, and this tool).
+generated data (autograder/hw1_autograder/never_shipped.txt). Never copied:
+DROPPED below (the reference's own test suite and CI, which test solution
+internals, its benchmarks, and tools/, which is staff only: this tool, the
+model student solution, the grader packager).
 Markdown files lose their blocks between ``<!-- BEGIN REFERENCE ONLY -->``
 and ``<!-- END REFERENCE ONLY -->`` lines (what only the reference's
 developers run).
 """
 import argparse
 import ast
+import importlib.util
 import io
 import os
 import shutil
@@ -76,20 +78,17 @@ REF_SUFFIXES = (".py", ".toml")
 # Project paths (relative, "/"-separated) left out of the handout; a
 # trailing "/" drops a whole folder.
 DROPPED = (
-    "tests/",                 # the reference's test suite: it tests the solutions
-    ".ci/",                   # the reference's CI, which runs that suite
-    "tools/make_handout.py",  # this tool: staff only
-    "bench/",                 # the reference's speed benchmarks
-    "tools/model_solution/",  # the handout-style model student solution: staff only
-    "tools/make_autograder.py",  # packs the grader for Autolab and Gradescope: staff only
+    "tests/",   # the reference's test suite: it tests the solutions
+    ".ci/",     # the reference's CI, which runs that suite
+    "tools/",   # staff only: this tool, the model student solution, the grader packager
+    "bench/",   # the reference's speed benchmarks
+    "CONTRIBUTING.md",  # how to extend the reference: its tests, tools and solution regions
 )
 
-# Never part of a handout, tracked or not: caches, environments, build
-# metadata, and what the data tool, ./grade.sh m and create_tarball.sh make.
-SKIPPED_DIRS = {".git", "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", ".mypy_cache",
-                ".ipynb_checkpoints", "venv", ".venv", "build", "dist"}
-SKIPPED_SUFFIXES = (".pyc", ".pyo", ".npy", ".npz", ".whl", ".tmp")
-SKIPPED_FILES = {"validation_accuracy.png", "handin.tar", "results.json", ".DS_Store"}
+# Never part of a handout, tracked or not: what never_shipped.txt (in the
+# autograder's folder) names, and what ./grade.sh m, create_tarball.sh and the
+# grader write for the student.
+SKIPPED_FILES = {"validation_accuracy.png", "handin.tar", "results.json"}
 
 # Files that may mention the markers in prose or examples.
 DOC_SUFFIXES = (".md", ".txt", ".rst")
@@ -99,54 +98,27 @@ DOC_SUFFIXES = (".md", ".txt", ".rst")
 DOC_BEGIN = "<!-- BEGIN REFERENCE ONLY -->"
 DOC_END = "<!-- END REFERENCE ONLY -->"
 
+def _load_grader_module(name):
+    """A module of autograder/hw1_autograder/ by file: plain data and the standard library only."""
+    path = Path(__file__).resolve().parents[1] / "autograder" / "hw1_autograder" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"hw1_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_PROBLEMS = _load_grader_module("problems")  # the problem table
+_SUBMISSION = _load_grader_module("submission")  # reads never_shipped.txt
+
 # The handout section behind each region, looked up by file and then by
 # "Class.method", "Class" or "function", then "*" (the whole file). The
-# handout names what to write in §1-§3; operations it leaves to the
-# student (Neg, Pow, Exp, Sum, MatMul) point at the section that first
-# needs them.
-SECTIONS = {
-    "mytorch/tensor.py": {
-        "Tensor.__sub__": "§1.1.1 Subtract",
-        "Tensor.__mul__": "§1.1.2 Multiply",
-        "Tensor.__truediv__": "§1.1.3 Divide",
-        "Tensor.backward": "§1.2 Autograd (Step 1 of §0.1.5)",
-    },
-    "mytorch/autograd_engine.py": {
-        "Function.apply": "§1.2 Autograd and Appendix A",
-        "backward": "§1.2 Autograd (§0.1.5-§0.1.6)",
-    },
-    "mytorch/nn/functional.py": {
-        "Sub": "§1.1.1 Subtract",
-        "Mul": "§1.1.2 Multiply",
-        "Div": "§1.1.3 Divide",
-        "unbroadcast": "§2.1 Linear Layer (Add, and your Sub/Mul/Div, must support different shapes)",
-        "MatMul": "§2.1 Linear Layer (x @ W^T)",
-        "ReLU": "§2.2 ReLU",
-        "Sum": "§2.4 Batch Normalization (sums, eqs. 3-4)",
-        "Pow": "§2.4 Batch Normalization (** 0.5, eq. 5)",
-        "Exp": "§2.5 Cross Entropy Loss (exp, Appendix B.1)",
-        "Neg": "§2.5 Cross Entropy Loss (-x)",
-        "cross_entropy": "§2.5 Cross Entropy Loss and Appendix B",
-    },
-    "mytorch/nn/sequential.py": {"*": "§2.1 Linear Layer (Sequential)"},
-    "mytorch/nn/linear.py": {"*": "§2.1 Linear Layer"},
-    "mytorch/nn/activations.py": {"ReLU": "§2.2 ReLU"},
-    "mytorch/nn/batchnorm.py": {"*": "§2.4 Batch Normalization and Appendix C"},
-    "mytorch/optim/sgd.py": {"SGD.step": "§2.3 SGD / §2.6 Momentum"},
-    "hw1/mnist.py": {
-        "mnist": "§3.1 Initialize Objects",
-        "train": "§3.2 train()",
-        "validate": "§3.3 validate()",
-    },
-}
+# problem table holds it, next to each problem's points and checks; the
+# handout names what to write in §1-§3, and the operations it leaves to the
+# student (Neg, Pow, Exp, Sum, MatMul) point at the section that first needs them.
+SECTIONS = _PROBLEMS.handout_sections()
 
-
-# Elementary operations the handout leaves to the student's choice ("you
-# will need to implement your OWN operations/functions if you need them"):
-# their stubs say so. By file, then class or function name.
-OPTIONAL = {
-    "mytorch/nn/functional.py": {"MatMul", "Sum", "Pow", "Exp", "Neg"},
-}
+# Those optional elementary operations, by file: their stubs say so.
+OPTIONAL = {path: set(ops) for path, ops in _PROBLEMS.OPTIONAL_OPERATIONS.items()}
 
 
 class HandoutError(Exception):
@@ -247,14 +219,36 @@ def find_regions(source, path):
         raise HandoutError(f"{path}:{err.lineno}: the reference does not parse: {err.msg}") from None
     lines = source.splitlines()
     comments, in_strings = _comments_and_string_lines(source, path)
-    functions = _functions(tree)
-    errors, regions, open_at = [], [], None
+    errors = []
+    regions = _pair_markers(path, lines, comments, in_strings, _functions(tree), errors)
+    stray = [n for n, line in enumerate(lines, 1) if line.strip().startswith(TODO_PREFIX.strip())
+             and not any(r.todo and r.begin < n < r.end for r in regions)
+             and n not in in_strings]
+    errors += [f"{path}:{n}: a {TODO_PREFIX.strip()!r} kit line outside a {BEGIN_TODO!r} region "
+               "would ship as is" for n in stray]
+    blocks = reference_only_blocks(source, path, errors)
+    for region in regions:
+        for b, e in blocks:
+            if b <= region.end and region.begin <= e:
+                errors.append(f"{path}:{b}: the reference-only block {b}-{e} overlaps the solution region "
+                              f"{region.begin}-{region.end}; keep them apart")
+    if errors:
+        raise HandoutError("\n".join(errors))
+    _check_kit_parses(source, path, regions, blocks)
+    return regions
 
+
+def _is_solution_marker(text):
+    """True for a comment that reads like a BEGIN/END SOLUTION marker, well formed or not."""
+    word = text.lstrip("#").split()
+    return len(word) >= 2 and word[0].upper() in ("BEGIN", "END") and word[1].upper().startswith("SOLUTION")
+
+
+def _pair_markers(path, lines, comments, in_strings, functions, errors):
+    """The regions the marker comments delimit; each misplaced marker appends one line to ``errors``."""
+    regions, open_at = [], None  # open_at: (line, indent, is_todo) of the BEGIN awaiting its END
     for line_no, col, text in comments:
-        word = text.lstrip("#").split()
-        looks_like_marker = len(word) >= 2 and word[0].upper() in ("BEGIN", "END") \
-            and word[1].upper().startswith("SOLUTION")
-        if not looks_like_marker:
+        if not _is_solution_marker(text):
             continue
         where = f"{path}:{line_no}"
         if text not in (BEGIN, BEGIN_TODO, END):
@@ -275,38 +269,35 @@ def find_regions(source, path):
         if open_at is None:
             errors.append(f"{where}: {END!r} without a {BEGIN!r} before it")
             continue
-        begin, begin_indent, is_todo = open_at
+        region = _close_region(path, lines, in_strings, functions, open_at, line_no, indent, errors)
         open_at = None
-        if indent != begin_indent:
-            errors.append(f"{where}: {END!r} is indented {len(indent)} columns but its {BEGIN!r} "
-                          f"(line {begin}) {len(begin_indent)}; a region must close at the indentation it opened")
-            continue
-        problem = _region_problem(lines, in_strings, functions, begin, line_no, indent)
-        if problem:
-            errors.append(f"{path}:{begin}: {problem}")
-            continue
-        todo, problem = _todo_lines(lines, begin, line_no, indent, is_todo)
-        if problem:
-            errors.append(f"{path}:{begin}: {problem}")
-            continue
-        owner = _owner(functions, begin, indent)
-        regions.append(Region(path, begin, line_no, indent, owner, section_for(path, owner), todo))
-    stray = [n for n, line in enumerate(lines, 1) if line.strip().startswith(TODO_PREFIX.strip())
-             and not any(r.todo and r.begin < n < r.end for r in regions)
-             and n not in in_strings]
-    errors += [f"{path}:{n}: a {TODO_PREFIX.strip()!r} kit line outside a {BEGIN_TODO!r} region "
-               "would ship as is" for n in stray]
-    blocks = reference_only_blocks(source, path, errors)
-    for region in regions:
-        for b, e in blocks:
-            if b <= region.end and region.begin <= e:
-                errors.append(f"{path}:{b}: the reference-only block {b}-{e} overlaps the solution region "
-                              f"{region.begin}-{region.end}; keep them apart")
+        if region:
+            regions.append(region)
     if open_at is not None:
         errors.append(f"{path}:{open_at[0]}: {BEGIN!r} is never closed by an {END!r}")
-    if errors:
-        raise HandoutError("\n".join(errors))
+    return regions
 
+
+def _close_region(path, lines, in_strings, functions, open_at, end, indent, errors):
+    """The Region from the BEGIN ``open_at`` to the END on line ``end``, or None after appending to ``errors``."""
+    begin, begin_indent, is_todo = open_at
+    if indent != begin_indent:
+        errors.append(f"{path}:{end}: {END!r} is indented {len(indent)} columns but its {BEGIN!r} "
+                      f"(line {begin}) {len(begin_indent)}; a region must close at the indentation it opened")
+        return None
+    problem = _region_problem(lines, in_strings, functions, begin, end, indent)
+    todo = ()
+    if not problem:
+        todo, problem = _todo_lines(lines, begin, end, indent, is_todo)
+    if problem:
+        errors.append(f"{path}:{begin}: {problem}")
+        return None
+    owner = _owner(functions, begin, indent)
+    return Region(path, begin, end, indent, owner, section_for(path, owner), todo)
+
+
+def _check_kit_parses(source, path, regions, blocks):
+    """Raise HandoutError if the stubbed file, or the kit's copy without reference-only blocks, does not parse."""
     stubbed = stub_source(source, regions)
     try:
         ast.parse(stubbed, path)
@@ -320,7 +311,6 @@ def find_regions(source, path):
             raise HandoutError(f"{path}: without its reference-only blocks the file does not parse "
                                f"({err.msg}, line {err.lineno} of the kit's copy); check the "
                                f"{REF_BEGIN!r} markers") from None
-    return regions
 
 
 def _todo_lines(lines, begin, end, indent, is_todo):
@@ -426,9 +416,7 @@ def stub_source(source, regions):
 # ---------------------------------------------------------------- the project's files
 def _skipped(relpath):
     parts = relpath.split("/")
-    if any(p in SKIPPED_DIRS or p.endswith(".egg-info") for p in parts[:-1]):
-        return True
-    return parts[-1] in SKIPPED_FILES or parts[-1].endswith(SKIPPED_SUFFIXES)
+    return _SUBMISSION.never_shipped(parts) or parts[-1] in SKIPPED_FILES
 
 
 def _dropped(relpath):
@@ -440,7 +428,7 @@ def project_files(root):
 
     In a git checkout: what git would commit (tracked files, and untracked
     ones .gitignore does not exclude). Otherwise: a walk of the tree.
-    Either way, SKIPPED_* never ship.
+    Either way, what never_shipped.txt names and SKIPPED_FILES never ship.
     """
     root = Path(root)
     names = None
@@ -452,7 +440,7 @@ def project_files(root):
     if names is None:
         names = []
         for folder, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+            dirs[:] = sorted(d for d in dirs if not _SUBMISSION.never_shipped([d]))
             rel = Path(folder).relative_to(root)
             names += [(rel / f).as_posix() for f in files]
     # A tracked file deleted in the working tree is not part of the project any more.

@@ -197,6 +197,31 @@ def _audit_case(name, cls, run, case, twin, first):
     except Exception as exc:
         return exc  # an input this operation may legitimately refuse (e.g. broadcasting MatMul); not a verdict
     got = _out_array(name, out)
+    _check_forward(name, case, args, values, got, twin, about)
+    upstream = run.rng.normal(size=got.shape)
+    try:
+        grads = cls.backward(ctx, run.Tensor(upstream.copy()))
+    except Exception as exc:
+        if not first and not isinstance(exc, NotImplementedError):
+            return None  # a backward for plain inputs only (e.g. matrices, not stacks) is enough for Part 2
+        raise _Finding(f"{name}.backward raised {type(exc).__name__}: {str(exc)[:200]} {about}") from None
+    tensor_positions = [i for i, s in enumerate(case) if _is_tensor(s)]
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    for k, pos in enumerate(tensor_positions):
+        grad = _gradient_array(name, grads, k, np.shape(values[pos]), got.shape, about)
+        expected = _finite_difference(cls, run, case, values, pos, upstream)
+        close = _isclose(grad, expected, rtol=RTOL, atol=ATOL)
+        if not close.all():
+            index = np.argwhere(~close)[0]
+            raise _Finding(f"{name}.backward: gradient for input {k} differs from finite differences"
+                           f"{_where(index)}: expected {expected[tuple(index)]:.4g}, got {grad[tuple(index)]:.4g} "
+                           f"{about}")
+    return None
+
+
+def _check_forward(name, case, args, values, got, twin, about):
+    """Raise _Finding if forward wrote into an input, or (with a NumPy ``twin``) got a wrong value."""
     for i, (spec, arg, value) in enumerate(zip(case, args, values)):
         if _is_tensor(spec):
             if not np.array_equal(getattr(arg, "data", None), value):
@@ -211,40 +236,25 @@ def _audit_case(name, cls, run, case, twin, first):
             index = np.argwhere(~close)[0]
             raise _Finding(f"{name}.forward: wrong value{_where(index)} {about}: expected "
                            f"{expected[tuple(index)]:.6g}, got {got[tuple(index)]:.6g}")
-    upstream = run.rng.normal(size=got.shape)
+
+
+def _gradient_array(name, grads, k, shape, out_shape, about):
+    """Backward's gradient for tensor input ``k`` as a float64 array of the input's ``shape``, or _Finding."""
+    if k >= len(grads) or grads[k] is None:
+        raise _Finding(f"{name}.backward returned no gradient for input {k} {about}; expected one per "
+                       "tensor input of forward, in order")
+    grad = getattr(grads[k], "data", grads[k])
     try:
-        grads = cls.backward(ctx, run.Tensor(upstream.copy()))
-    except Exception as exc:
-        if not first and not isinstance(exc, NotImplementedError):
-            return None  # a backward for plain inputs only (e.g. matrices, not stacks) is enough for Part 2
-        raise _Finding(f"{name}.backward raised {type(exc).__name__}: {str(exc)[:200]} {about}") from None
-    tensor_positions = [i for i, s in enumerate(case) if _is_tensor(s)]
-    if not isinstance(grads, (tuple, list)):
-        grads = (grads,)
-    for k, pos in enumerate(tensor_positions):
-        if k >= len(grads) or grads[k] is None:
-            raise _Finding(f"{name}.backward returned no gradient for input {k} {about}; expected one per "
-                           "tensor input of forward, in order")
-        grad = getattr(grads[k], "data", grads[k])
-        try:
-            grad = np.asarray(grad, dtype=np.float64)
-        except Exception:
-            raise _Finding(f"{name}.backward: gradient for input {k} is a {type(grads[k]).__name__}, "
-                           "not a Tensor of numbers") from None
-        shape = np.shape(values[pos])
-        if grad.shape != shape:
-            hint = (" (it was broadcast in forward: sum the gradient back to the input's shape, "
-                    "i.e. unbroadcast it)" if grad.shape == got.shape else "")
-            raise _Finding(f"{name}.backward: gradient for input {k} has shape {grad.shape}, but that input "
-                           f"has shape {shape} {about}{hint}")
-        expected = _finite_difference(cls, run, case, values, pos, upstream)
-        close = _isclose(grad, expected, rtol=RTOL, atol=ATOL)
-        if not close.all():
-            index = np.argwhere(~close)[0]
-            raise _Finding(f"{name}.backward: gradient for input {k} differs from finite differences"
-                           f"{_where(index)}: expected {expected[tuple(index)]:.4g}, got {grad[tuple(index)]:.4g} "
-                           f"{about}")
-    return None
+        grad = np.asarray(grad, dtype=np.float64)
+    except Exception:
+        raise _Finding(f"{name}.backward: gradient for input {k} is a {type(grads[k]).__name__}, "
+                       "not a Tensor of numbers") from None
+    if grad.shape != shape:
+        hint = (" (it was broadcast in forward: sum the gradient back to the input's shape, "
+                "i.e. unbroadcast it)" if grad.shape == out_shape else "")
+        raise _Finding(f"{name}.backward: gradient for input {k} has shape {grad.shape}, but that input "
+                       f"has shape {shape} {about}{hint}")
+    return grad
 
 
 def _finite_difference(cls, run, case, values, pos, upstream):

@@ -37,8 +37,9 @@ import submission  # noqa: E402
 
 DEFAULT_ROOT = "/autograder"
 ROOT_VARIABLE = "HW1_AUTOGRADER_ROOT"
-# What of this folder a grading folder needs: the code, not data or caches.
-NOT_COPIED = ("__pycache__", "*.pyc", "*.npy", "*.npz", "*.gz", "*.whl", "*.pkl", "*.png")
+# What of this folder a grading folder needs: the code, not data or caches
+# (never_shipped.txt), nor a plot (the submission's is copied in separately).
+NOT_COPIED = submission.NEVER_SHIPPED + ("*.png",)
 
 
 def parse_args(argv):

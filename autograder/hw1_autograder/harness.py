@@ -160,7 +160,8 @@ def assert_grad(what, tensor, expected, rtol=1e-6, atol=1e-8):
     require(grad is not None, f"{what}.grad: expected a gradient of shape {np.shape(expected)}, got None "
                               "(did backward reach this tensor?)")
     assert_tensor(f"{what}.grad", grad, expected, rtol, atol)
-    require(getattr(grad, "grad", None) is None, f"{what}.grad.grad: a gradient has no gradient of its own; expected None")
+    require(getattr(grad, "grad", None) is None,
+            f"{what}.grad.grad: a gradient has no gradient of its own; expected None")
     require(getattr(grad, "grad_fn", None) is None,
             f"{what}.grad.grad_fn: a gradient is a plain Tensor outside the graph; expected None")
     require(getattr(grad, "is_parameter", False) is False, f"{what}.grad.is_parameter: expected False")

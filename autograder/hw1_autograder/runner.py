@@ -23,6 +23,7 @@ only when the autograder itself failed (bad options, or a problem's process
 that broke before running any check, i.e. before any student code ran).
 """
 import argparse
+import collections
 import json
 import os
 import secrets
@@ -183,7 +184,9 @@ def run_problem(problem, index, args):
         channel.seek(0)
         raw = channel.read(10 * 1024 * 1024)
         stdout, stderr = _tail(out, args.project), _tail(err, args.project)
-    return _interpret(problem, args, raw, token, proc.returncode, timed_out, stdout, stderr, seconds)
+    checks, running = _read_channel(raw, token, problem)
+    outcome = _Outcome(proc.returncode, timed_out, stdout, stderr, seconds)
+    return _interpret(problem, args, None if timed_out else checks, running, outcome)
 
 
 def _read_channel(raw, token, problem):
@@ -205,43 +208,58 @@ def _read_channel(raw, token, problem):
     return report, running
 
 
-def _interpret(problem, args, raw, token, returncode, timed_out, stdout, stderr, seconds):
-    checks, running = _read_channel(raw, token, problem)
-    if timed_out:
-        checks = None
-    details = []
-    if checks is None and running is None:
-        # Not one check started: the harness itself could not run (a broken
-        # Python environment or autograder), before any student code.
-        details.append("    AUTOGRADER ERROR: the problem's process failed before running any check.")
-        details += _indent_output("stderr", stderr, SHOWN_LINES_FAILED)
-        result = Result(problem, 0, "autograder error", details, seconds)
-        result.grader_error = True
-        return result
-    if checks is None:
-        if timed_out:
-            status = f"timed out after {args.timeout:g} s"
-            hint = "is there an endless loop, or Python loops where NumPy would do?"
-        elif returncode is not None and returncode < 0:
-            status = f"killed by signal {_signal_name(-returncode)}"
-            hint = "the Python process crashed."
-        else:
-            status = f"exited with code {returncode} without reporting"
-            hint = "did your code call os._exit, or end the interpreter another way?"
-        details.append(f"    The checks did not finish: {hint}")
-        if running:
-            details.append(f"    It happened during the check: {_safe(running)}")
-        stuck = _where_stuck(stderr)
-        if stuck:
-            details.append("    Where your code was at the time:")
-            details += [f"      {line}" for line in stuck]
-        details += _indent_output("your code's output (stdout)", stdout, SHOWN_LINES_FAILED)
-        details += _indent_output("stderr", _without_our_frames(stderr), SHOWN_LINES_FAILED)
-        return Result(problem, 0, status, details, seconds)
+class _Outcome(collections.namedtuple("_Outcome", "returncode timed_out stdout stderr seconds")):
+    """How a problem's process ended: its exit code, whether it timed out, its output, its run time."""
 
+
+def _interpret(problem, args, checks, running, outcome):
+    """The Result of one problem from its checks' reports (None if they did not finish) and its process."""
+    if checks is None and running is None:
+        return _harness_failed(problem, outcome)
+    if checks is None:
+        return _unfinished(problem, args, running, outcome)
+    return _finished(problem, args, checks, outcome)
+
+
+def _harness_failed(problem, outcome):
+    # Not one check started: the harness itself could not run (a broken
+    # Python environment or autograder), before any student code.
+    details = ["    AUTOGRADER ERROR: the problem's process failed before running any check."]
+    details += _indent_output("stderr", outcome.stderr, SHOWN_LINES_FAILED)
+    result = Result(problem, 0, "autograder error", details, outcome.seconds)
+    result.grader_error = True
+    return result
+
+
+def _unfinished(problem, args, running, outcome):
+    """A problem whose checks did not all report: timed out, crashed or exited; scores 0."""
+    returncode = outcome.returncode
+    if outcome.timed_out:
+        status = f"timed out after {args.timeout:g} s"
+        hint = "is there an endless loop, or Python loops where NumPy would do?"
+    elif returncode is not None and returncode < 0:
+        status = f"killed by signal {_signal_name(-returncode)}"
+        hint = "the Python process crashed."
+    else:
+        status = f"exited with code {returncode} without reporting"
+        hint = "did your code call os._exit, or end the interpreter another way?"
+    details = [f"    The checks did not finish: {hint}"]
+    if running:
+        details.append(f"    It happened during the check: {_safe(running)}")
+    stuck = _where_stuck(outcome.stderr)
+    if stuck:
+        details.append("    Where your code was at the time:")
+        details += [f"      {line}" for line in stuck]
+    details += _indent_output("your code's output (stdout)", outcome.stdout, SHOWN_LINES_FAILED)
+    details += _indent_output("stderr", _without_our_frames(outcome.stderr), SHOWN_LINES_FAILED)
+    return Result(problem, 0, status, details, outcome.seconds)
+
+
+def _finished(problem, args, checks, outcome):
+    """A problem whose checks all reported: full points if every one passed."""
     failed = [c for c in checks if not c.get("passed")]
     status = "passed" if not failed else f"{len(failed)} of {len(checks)} checks failed"
-    previous = None
+    details, previous = [], None
     for check in checks:
         if check.get("passed") and not (failed or args.verbose):
             continue
@@ -255,13 +273,13 @@ def _interpret(problem, args, raw, token, returncode, timed_out, stdout, stderr,
             details.append(f"            {_safe(line)}")
     if failed or args.verbose:
         limit = SHOWN_LINES_VERBOSE if args.verbose else SHOWN_LINES_FAILED
-        details += _indent_output("your code printed (stdout)", stdout, limit)
-        details += _indent_output("stderr", stderr, limit)
+        details += _indent_output("your code printed (stdout)", outcome.stdout, limit)
+        details += _indent_output("stderr", outcome.stderr, limit)
     else:
-        printed = len(stdout.splitlines()) + len(stderr.splitlines())
+        printed = len(outcome.stdout.splitlines()) + len(outcome.stderr.splitlines())
         if printed:
             details.append(f"    (your code printed {printed} lines; --verbose shows them)")
-    return Result(problem, problem.points if not failed else 0, status, details, seconds)
+    return Result(problem, problem.points if not failed else 0, status, details, outcome.seconds)
 
 
 # ---------------------------------------------------------------- the run

@@ -15,6 +15,7 @@ Members are then written one by one with ``open()`` under the destination
 (never ``tarfile.extractall``), so nothing lands outside it whatever the
 archive holds. Links inside the taken folders are not followed or created.
 """
+import fnmatch
 import os
 import posixpath
 import shutil
@@ -24,9 +25,21 @@ import tarfile
 MAX_BYTES = 50 * 1024 * 1024
 TAKEN_DIRS = ("mytorch", "hw1")
 TAKEN_FILES = ("validation_accuracy.png",)
-# Caches a student's folder collects: never needed, never taken.
-SKIPPED_PARTS = ("__pycache__", ".git", ".venv", "venv", ".ipynb_checkpoints")
-SKIPPED_SUFFIXES = (".pyc", ".pyo")
+NEVER_SHIPPED_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "never_shipped.txt")
+
+
+def read_never_shipped(path=NEVER_SHIPPED_FILE):
+    """The glob patterns of never_shipped.txt: caches, environments, data; never taken, copied or packed."""
+    with open(path, encoding="utf-8") as file:
+        return tuple(line.strip() for line in file if line.strip() and not line.lstrip().startswith("#"))
+
+
+NEVER_SHIPPED = read_never_shipped()
+
+
+def never_shipped(parts, patterns=NEVER_SHIPPED):
+    """Whether a path, split into its ``parts``, has a part that never_shipped.txt names."""
+    return any(fnmatch.fnmatchcase(part, pattern) for part in parts for pattern in patterns)
 
 
 class SubmissionRefused(Exception):
@@ -94,7 +107,7 @@ def _taken(parts):
         return True
     if parts[0] not in TAKEN_DIRS or len(parts) < 2:
         return False
-    return not (set(parts) & set(SKIPPED_PARTS) or parts[-1].endswith(SKIPPED_SUFFIXES))
+    return not never_shipped(parts)
 
 
 def _note_ignored(result, parts):

@@ -3,6 +3,10 @@
 Every check is a function of a ``harness.Context`` (its ``rng`` makes the
 shapes and values random but seeded); its docstring's first line is what the
 report calls it. Expected values come from NumPy, never from mytorch.
+
+Not a pytest module, despite its name (the handout's): the autograder's
+runner imports it and runs the checks that problems.py lists, one problem per
+process. (The reference's own pytest suite is tests/, which the kit leaves out.)
 """
 import numpy as np
 
@@ -126,27 +130,26 @@ def _check_operator(ctx, op_name, symbol, forward):
     _unchanged(what, tb, b)
 
 
-def _sub(a, b):
-    return a - b
+def _elementwise_checks(op_name, symbol, method, forward, grads_of, divisors_note=""):
+    """The three checks of one Part 1.1 operation: direct calls, direct calls on 0-d tensors, the operator.
 
+    ``forward(a, b)`` and ``grads_of(a, b, g)`` are the NumPy formulas (they
+    also run on Tensors, for the operator check).
+    """
+    def direct(ctx):
+        _check_direct(ctx, op_name, forward, grads_of)
 
-def _sub_grads(a, b, g):
-    return g, -g
+    def direct_0d(ctx):
+        _check_direct(ctx, op_name, forward, grads_of, shape=())
 
+    def operator(ctx):
+        _check_operator(ctx, op_name, symbol, forward)
 
-def check_sub_direct(ctx):
-    """Sub.forward and Sub.backward, called directly with a ContextManager."""
-    _check_direct(ctx, "Sub", _sub, _sub_grads)
-
-
-def check_sub_direct_0d(ctx):
-    """Sub.forward and Sub.backward on 0-d tensors (single numbers)."""
-    _check_direct(ctx, "Sub", _sub, _sub_grads, shape=())
-
-
-def check_sub_operator(ctx):
-    """a - b gives the right values (Tensor.__sub__ calls Sub), and leaves a and b unchanged."""
-    _check_operator(ctx, "Sub", "-", _sub)
+    direct.__doc__ = f"{op_name}.forward and {op_name}.backward, called directly with a ContextManager{divisors_note}."
+    direct_0d.__doc__ = f"{op_name}.forward and {op_name}.backward on 0-d tensors (single numbers)."
+    operator.__doc__ = (f"a {symbol} b gives the right values (Tensor.{method} calls {op_name}), "
+                        "and leaves a and b unchanged.")
+    return [direct, direct_0d, operator]
 
 
 def _mul(a, b):
@@ -157,42 +160,10 @@ def _mul_grads(a, b, g):
     return g * b, g * a
 
 
-def check_mul_direct(ctx):
-    """Mul.forward and Mul.backward, called directly with a ContextManager."""
-    _check_direct(ctx, "Mul", _mul, _mul_grads)
-
-
-def check_mul_direct_0d(ctx):
-    """Mul.forward and Mul.backward on 0-d tensors."""
-    _check_direct(ctx, "Mul", _mul, _mul_grads, shape=())
-
-
-def check_mul_operator(ctx):
-    """a * b gives the right values (Tensor.__mul__ calls Mul), and leaves a and b unchanged."""
-    _check_operator(ctx, "Mul", "*", _mul)
-
-
-def _div(a, b):
-    return a / b
-
-
-def _div_grads(a, b, g):
-    return g / b, -g * a / b ** 2
-
-
-def check_div_direct(ctx):
-    """Div.forward and Div.backward, called directly with a ContextManager (divisors near 0.01)."""
-    _check_direct(ctx, "Div", _div, _div_grads)
-
-
-def check_div_direct_0d(ctx):
-    """Div.forward and Div.backward on 0-d tensors."""
-    _check_direct(ctx, "Div", _div, _div_grads, shape=())
-
-
-def check_div_operator(ctx):
-    """a / b gives the right values (Tensor.__truediv__ calls Div), and leaves a and b unchanged."""
-    _check_operator(ctx, "Div", "/", _div)
+SUBTRACTION = _elementwise_checks("Sub", "-", "__sub__", lambda a, b: a - b, lambda a, b, g: (g, -g))
+MULTIPLICATION = _elementwise_checks("Mul", "*", "__mul__", _mul, _mul_grads)
+DIVISION = _elementwise_checks("Div", "/", "__truediv__", lambda a, b: a / b,
+                               lambda a, b, g: (g / b, -g * a / b ** 2), divisors_note=" (divisors near 0.01)")
 
 
 # ------------------------------------------------------------- 1.2 autograd
@@ -299,7 +270,7 @@ def check_backward_on_leaf(ctx):
         tx.backward()
         assert_grad(f"x (a leaf of shape {shape}, after x.backward())", tx, np.ones(shape))
         tx.backward()
-        assert_grad(f"x (after x.backward() twice: gradients add up)", tx, np.full(shape, 2.0))
+        assert_grad("x (after x.backward() twice: gradients add up)", tx, np.full(shape, 2.0))
         require(np.array_equal(tx.data, x), "x.backward() changed x.data")
 
 
@@ -411,9 +382,6 @@ def check_accumulation(ctx):
 
 
 ADDITION = [check_add_direct]
-SUBTRACTION = [check_sub_direct, check_sub_direct_0d, check_sub_operator]
-MULTIPLICATION = [check_mul_direct, check_mul_direct_0d, check_mul_operator]
-DIVISION = [check_div_direct, check_div_direct_0d, check_div_operator]
 AUTOGRAD = [check_handout_example, check_graph_of_operations, check_constant_operands, check_constants,
             check_backward_on_leaf, check_reused_leaf, check_shared_intermediate, check_same_tensor_twice,
             check_chains, check_accumulation]

@@ -9,12 +9,27 @@ mode. The problems that train use the sum of the outputs as their loss
 one problem costs as few others as possible. When a check here fails, the
 harness adds the verdict of ``audit.py`` (which of the student's operations
 is wrong, if any) to the report.
+
+Not a pytest module, despite its name (the handout's): the autograder's
+runner imports it and runs the checks that problems.py lists, one problem per
+process. (The reference's own pytest suite is tests/, which the kit leaves out.)
 """
 import numpy as np
 
 import reference as ref
 from harness import (CheckFailure, assert_flags, assert_grad, assert_parameter, assert_parents, assert_tensor,
                      assert_values, data_of, describe, fmt_array, node_kind, require, student, student_traceback)
+
+
+# Where each student class is defined (the handout's files), looked up on first use.
+_CLASS_MODULES = {
+    "Linear": "mytorch.nn.linear",
+    "Sequential": "mytorch.nn.sequential",
+    "ReLU": "mytorch.nn.activations",
+    "BatchNorm1d": "mytorch.nn.batchnorm",
+    "CrossEntropyLoss": "mytorch.nn.loss",
+    "SGD": "mytorch.optim.sgd",
+}
 
 
 class _Student:
@@ -24,29 +39,10 @@ class _Student:
         self.Tensor = student("mytorch.tensor").Tensor
         self.F = student("mytorch.nn.functional")
 
-    @property
-    def Linear(self):
-        return student("mytorch.nn.linear").Linear
-
-    @property
-    def Sequential(self):
-        return student("mytorch.nn.sequential").Sequential
-
-    @property
-    def ReLU(self):
-        return student("mytorch.nn.activations").ReLU
-
-    @property
-    def BatchNorm1d(self):
-        return student("mytorch.nn.batchnorm").BatchNorm1d
-
-    @property
-    def CrossEntropyLoss(self):
-        return student("mytorch.nn.loss").CrossEntropyLoss
-
-    @property
-    def SGD(self):
-        return student("mytorch.optim.sgd").SGD
+    def __getattr__(self, name):
+        if name not in _CLASS_MODULES:
+            raise AttributeError(name)
+        return getattr(student(_CLASS_MODULES[name]), name)
 
 
 def _sizes(rng, count, low=2, high=7):
@@ -479,13 +475,18 @@ def _spread(rng, features):
     return np.where(small, 1e-2, 1e1) * rng.uniform(0.7, 1.4, features)
 
 
+def _one_batchnorm(mt, rng, eps):
+    """(features, the _Model, its BatchNorm1d, the layer's name) of a lone BatchNorm1d; eps None: the default."""
+    features = _sizes(rng, 1, 2, 7)[0]
+    net = _Model(mt, rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
+    return features, net, net.batchnorms[0][2], net.batchnorms[0][1]
+
+
 def check_batchnorm_train_forward(ctx):
     """Training mode: batch mean and biased variance normalise (eqs 3-6); running stats use unbiased (7-9)."""
     mt = _Student()
     for eps in (None, 1e-3):
-        features = _sizes(ctx.rng, 1, 2, 7)[0]
-        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
-        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        features, net, layer, name = _one_batchnorm(mt, ctx.rng, eps)
         scale = _spread(ctx.rng, features)
         for step in range(1, 4):
             batch = int(ctx.rng.integers(2, 9))
@@ -503,9 +504,7 @@ def check_batchnorm_eval_forward(ctx):
     """Eval mode normalises with the running statistics (eps inside the square root) and does not change them."""
     mt = _Student()
     for eps in (None, 1e-3):
-        features = _sizes(ctx.rng, 1, 2, 7)[0]
-        net = _Model(mt, ctx.rng, [("batchnorm", features) if eps is None else ("batchnorm", features, eps)])
-        layer, name = net.batchnorms[0][2], net.batchnorms[0][1]
+        features, net, layer, name = _one_batchnorm(mt, ctx.rng, eps)
         for _ in range(3):
             x = ctx.rng.normal(-1.0, 2.0, size=(int(ctx.rng.integers(2, 9)), features))
             layer(mt.Tensor(x.copy()))

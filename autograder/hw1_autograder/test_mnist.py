@@ -13,6 +13,9 @@ validation round.
 
 Options for quick checks: ``--train-size N`` trains on the first N training
 rows only; ``--plot PATH`` writes the plot elsewhere; ``--seed S``.
+
+Not a pytest module, despite its name (the handout's): a script that
+./grade.sh m runs.
 """
 import argparse
 import inspect

@@ -1,6 +1,6 @@
 """Draw the handout's example graph (§0.1.4) and narrate its backward pass (§0.1.5).
 
-    python3 tools/draw_handout_graph.py [OUT_DIR]
+    python3 teaching/draw_handout_graph.py [OUT_DIR]
 
 Builds ``d = a * b + a; e = (d + c) + 3`` with ``a = 1``, ``b = 2``,
 ``c = 3`` (``a`` and ``c`` require grad), writes OUT_DIR/handout_graph.png
@@ -13,12 +13,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mytorch import trace, viz  # noqa: E402  (after the path set-up above)
+from teaching import handout_graph, trace, viz  # noqa: E402  (after the path set-up above)
 
 
 def main(out_dir="."):
     os.makedirs(out_dir, exist_ok=True)
-    tensors = viz.handout_example()
+    tensors = handout_graph()
     forward_png = os.path.join(out_dir, "handout_graph.png")
     viz.draw_graph(tensors["e"], forward_png, names=tensors,
                    title="d = a * b + a;  e = (d + c) + 3   (handout §0.1.4)")

@@ -5,7 +5,7 @@
     a = Tensor(1., requires_grad=True); b = Tensor(2.); c = Tensor(3., requires_grad=True)
     d = a * b + a
     e = (d + c) + 3
-    with mytorch.trace(names=locals()):
+    with teaching.trace(names=locals()):
         e.backward()
 
 prints::
@@ -38,7 +38,7 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from mytorch._format import short
+from teaching._format import short
 from mytorch.autograd_engine import AccumulateGrad, BackwardFunction
 from mytorch.tensor import Tensor
 
@@ -103,7 +103,7 @@ class trace:
     # ------------------------------------------------------------ the context
     def __enter__(self):
         if trace._active is not None:
-            raise RuntimeError("mytorch.trace(): a trace is already active; traces cannot be nested")
+            raise RuntimeError("teaching.trace(): a trace is already active; traces cannot be nested")
         seed_original = Tensor.__dict__["backward"]
         node_original = BackwardFunction.__dict__["apply"]
         leaf_original = AccumulateGrad.__dict__["apply"]

@@ -2,7 +2,7 @@
 
 ::
 
-    from mytorch import viz
+    from teaching import viz
     viz.draw_graph(e, "graph.png", names=locals())   # matplotlib only, no Graphviz needed
     print(viz.to_dot(e, names=locals()))              # paste into any Graphviz viewer
 
@@ -11,7 +11,7 @@ grad (blue), ``BackwardFunction(op)`` for an operation (orange), and
 ``Constant`` for an input that needs no gradient (grey; the graph stores
 ``None`` there, so only its shape is known). Each box shows its shape and,
 once ``backward()`` has run, a leaf shows its ``.grad``; pass
-``trace=`` (a finished ``mytorch.trace``) to show the gradient each
+``trace=`` (a finished ``teaching.trace``) to show the gradient each
 operation received as well. Arrows go the way the data flowed in the
 forward pass, from inputs (left) to the output (right), as in the handout's
 figure; backward walks them in reverse.
@@ -20,7 +20,7 @@ A leaf used twice (``a`` in ``a * b + a``) gets one ``AccumulateGrad`` node
 per use in the graph (each stores into the same ``a.grad``); the drawing
 shows the tensor once, with an arrow to each use, as the handout does.
 """
-from mytorch._format import short
+from teaching._format import short
 from mytorch.autograd_engine import AccumulateGrad
 from mytorch.tensor import Tensor
 
@@ -63,69 +63,82 @@ def _graph(tensor, names=None, trace=None):
     """The boxes and edges ``(from_box, to_box, input_index)`` of the graph that produced ``tensor``."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"viz: expected the Tensor whose graph to draw, got {type(tensor).__name__}")
-    tensor_names, node_names = _names(names)
-    received = trace.gradients_received() if trace is not None else {}
-    boxes, edges, by_key = [], [], {}
+    builder = _GraphBuilder(names, trace)
+    builder.walk(builder.root(tensor))
+    return builder.boxes, builder.edges
 
-    def leaf_box(variable, is_root=False):
+
+class _GraphBuilder:
+    """Collects the boxes and edges of one graph: one box per leaf tensor, per node, per constant."""
+
+    def __init__(self, names, trace):
+        self.tensor_names, self.node_names = _names(names)
+        self.received = trace.gradients_received() if trace is not None else {}
+        self.boxes, self.edges, self.by_key = [], [], {}
+
+    def leaf_box(self, variable, is_root=False):
         key = ("leaf", id(variable))
-        if key not in by_key:
+        if key not in self.by_key:
             lines = ["AccumulateGrad", f"shape {variable.shape}"]
             if variable.grad is not None:
                 lines.append(f"grad {short(variable.grad)}")
-            by_key[key] = _Box(len(boxes), "leaf", lines, tensor_names.get(id(variable)), is_root)
-            boxes.append(by_key[key])
-        return by_key[key]
+            self.by_key[key] = self._add("leaf", lines, self.tensor_names.get(id(variable)), is_root)
+        return self.by_key[key]
 
-    def constant_box(shape, is_root=False):
+    def constant_box(self, shape, title=None, is_root=False):
         lines = ["Constant"] + ([f"shape {shape}"] if shape is not None else [])
-        box = _Box(len(boxes), "constant", lines, is_root=is_root)
-        boxes.append(box)
-        return box
+        return self._add("constant", lines, title, is_root)
 
-    def op_box(node, shape, is_root=False):
+    def op_box(self, node, shape, is_root=False):
         lines = [f"BackwardFunction({node.function_name})"]
         if shape is not None:
             lines.append(f"shape {shape}")
-        if node in received:
-            lines.append(f"received {short(received[node])}")
-        box = _Box(len(boxes), "op", lines, node_names.get(id(node)), is_root)
-        boxes.append(box)
-        by_key[node] = box
+        if node in self.received:
+            lines.append(f"received {short(self.received[node])}")
+        self.by_key[node] = self._add("op", lines, self.node_names.get(id(node)), is_root)
+        return self.by_key[node]
+
+    def _add(self, kind, lines, title, is_root):
+        box = _Box(len(self.boxes), kind, lines, title, is_root)
+        self.boxes.append(box)
         return box
 
-    if not tensor.is_leaf:  # a solution may keep a leaf's AccumulateGrad in its grad_fn
-        op_box(tensor.grad_fn, tensor.shape, is_root=True)
-        stack = [tensor.grad_fn]
-    else:
+    def root(self, tensor):
+        """Draw the box of ``tensor`` itself; return the nodes left to explore."""
+        if not tensor.is_leaf:  # a solution may keep a leaf's AccumulateGrad in its grad_fn
+            self.op_box(tensor.grad_fn, tensor.shape, is_root=True)
+            return [tensor.grad_fn]
         if tensor.requires_grad:
-            leaf_box(tensor, is_root=True)
+            self.leaf_box(tensor, is_root=True)
         else:
-            box = constant_box(tensor.shape, is_root=True)
-            box.title = tensor_names.get(id(tensor))
-        stack = []
-    while stack:  # an explicit stack: graphs may be deeper than the recursion limit
-        node = stack.pop()
-        box = by_key[node]
-        shapes = getattr(node, "input_shapes", None) or []
-        new = []
-        for k, parent in enumerate(node.next_functions):
-            shape = shapes[k] if k < len(shapes) else None
-            if parent is None:
-                parent_box = constant_box(shape)
-            elif isinstance(parent, AccumulateGrad):
-                parent_box = leaf_box(parent.variable)
-            elif parent in by_key:
-                parent_box = by_key[parent]
-            else:
-                # An operation's output shape is known from the input it became.
-                parent_box = op_box(parent, shape)
-                new.append(parent)
-            edges.append((parent_box, box, k))
-            parent_box.consumers.append(box)
-            box.inputs.append(parent_box)
-        stack.extend(reversed(new))  # input 0 explored first
-    return boxes, edges
+            self.constant_box(tensor.shape, self.tensor_names.get(id(tensor)), is_root=True)
+        return []
+
+    def walk(self, stack):
+        """Explore every node reachable from ``stack``, input 0 first."""
+        while stack:  # an explicit stack: graphs may be deeper than the recursion limit
+            node = stack.pop()
+            box = self.by_key[node]
+            shapes = getattr(node, "input_shapes", None) or []
+            new = []
+            for k, parent in enumerate(node.next_functions):
+                parent_box = self._parent_box(parent, shapes[k] if k < len(shapes) else None, new)
+                self.edges.append((parent_box, box, k))
+                parent_box.consumers.append(box)
+                box.inputs.append(parent_box)
+            stack.extend(reversed(new))  # input 0 explored first
+
+    def _parent_box(self, parent, shape, new):
+        """The box of one input of a node; an operation seen for the first time is appended to ``new``."""
+        if parent is None:
+            return self.constant_box(shape)
+        if isinstance(parent, AccumulateGrad):
+            return self.leaf_box(parent.variable)
+        if parent in self.by_key:
+            return self.by_key[parent]
+        new.append(parent)
+        # An operation's output shape is known from the input it became.
+        return self.op_box(parent, shape)
 
 
 def _names(names):
@@ -210,7 +223,7 @@ def draw_graph(tensor, path=None, names=None, trace=None, title=None):
         path: where to write the PNG; None to only return the figure.
         names: dict name -> Tensor (``names=locals()`` works) to label
             leaves and results with your variable names.
-        trace: a ``mytorch.trace`` that watched a backward pass: each
+        trace: a ``teaching.trace`` that watched a backward pass: each
             operation box then shows the gradient it received.
         title: a title written above the graph.
 
@@ -219,9 +232,7 @@ def draw_graph(tensor, path=None, names=None, trace=None, title=None):
     """
     # Imported here: matplotlib takes a while to load, and only drawing needs it.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection, PatchCollection, PolyCollection
     from matplotlib.figure import Figure
-    from matplotlib.patches import FancyBboxPatch
 
     boxes, edges = _graph(tensor, names, trace)
     columns = _layout(boxes)
@@ -230,30 +241,8 @@ def draw_graph(tensor, path=None, names=None, trace=None, title=None):
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_axis_off()
 
-    # Measure every label at full size (inches), so that each box fits its
-    # text, each layer is as wide as its widest box, and arrows stop at edges.
-    renderer = figure.canvas.get_renderer()
-    sizes, artists, halves = {}, {}, {}
-    for box in boxes:
-        text = "\n".join(box.lines)
-        if box.title:  # the user's name for it, in bold
-            text = "$\\mathbf{" + box.title.replace("_", "\\_") + "}$\n" + text
-        artist = axes.text(0, 0, text, ha="center", va="center", fontsize=_FONT_SIZE,
-                           linespacing=1.3, zorder=3)
-        if text not in sizes:  # many boxes share a label ("Constant", "shape (2, 3)")
-            extent = artist.get_window_extent(renderer)
-            sizes[text] = (extent.width / figure.dpi, extent.height / figure.dpi)
-        artists[box.id] = artist
-        halves[box.id] = (sizes[text][0] / 2 + _PAD, sizes[text][1] / 2 + _PAD)
-    row_gap = max(_ROW_GAP, 2 * max(h for _, h in halves.values()) + 0.25)
-    centers, x, previous = {}, 0.0, None
-    for column in columns:
-        half = max(halves[b.id][0] for b in column)
-        if previous is not None:
-            x += previous + _LAYER_GAP + half
-        previous = half
-        for box in column:
-            centers[box.id] = (x, -box.y * row_gap)  # row 0 on top
+    artists, halves = _measure_labels(figure, axes, boxes)
+    centers = _place(columns, halves)
 
     header = 0.45 if title else 0.0
     x_range = (min(centers[b.id][0] - halves[b.id][0] for b in boxes) - _MARGIN,
@@ -273,6 +262,53 @@ def draw_graph(tensor, path=None, names=None, trace=None, title=None):
         axes.text(0.5, 1 - 0.15 / height, title, transform=axes.transAxes, ha="center", va="top",
                   fontsize=_FONT_SIZE * 1.3 * scale, fontweight="bold")
 
+    _draw_boxes(axes, boxes, centers, halves, artists, scale)
+    _draw_arrows(axes, edges, centers, halves, scale)
+    if path is not None:
+        # Fast compression: a big graph's PNG has many pixels and the default level is slow.
+        figure.savefig(path, dpi=dpi, facecolor="white", pil_kwargs={"compress_level": 3})
+    return figure
+
+
+def _measure_labels(figure, axes, boxes):
+    """Each box's text artist, and its half-sizes (inches at full size) so that it fits its label."""
+    # Measured at full size, so that each layer is as wide as its widest box
+    # and arrows stop at the edges.
+    renderer = figure.canvas.get_renderer()
+    sizes, artists, halves = {}, {}, {}
+    for box in boxes:
+        text = "\n".join(box.lines)
+        if box.title:  # the user's name for it, in bold
+            text = "$\\mathbf{" + box.title.replace("_", "\\_") + "}$\n" + text
+        artist = axes.text(0, 0, text, ha="center", va="center", fontsize=_FONT_SIZE,
+                           linespacing=1.3, zorder=3)
+        if text not in sizes:  # many boxes share a label ("Constant", "shape (2, 3)")
+            extent = artist.get_window_extent(renderer)
+            sizes[text] = (extent.width / figure.dpi, extent.height / figure.dpi)
+        artists[box.id] = artist
+        halves[box.id] = (sizes[text][0] / 2 + _PAD, sizes[text][1] / 2 + _PAD)
+    return artists, halves
+
+
+def _place(columns, halves):
+    """The centre (x, y) of each box, in full-size inches: layers left to right, row 0 on top."""
+    row_gap = max(_ROW_GAP, 2 * max(h for _, h in halves.values()) + 0.25)
+    centers, x, previous = {}, 0.0, None
+    for column in columns:
+        half = max(halves[b.id][0] for b in column)
+        if previous is not None:
+            x += previous + _LAYER_GAP + half
+        previous = half
+        for box in column:
+            centers[box.id] = (x, -box.y * row_gap)
+    return centers
+
+
+def _draw_boxes(axes, boxes, centers, halves, artists, scale):
+    """The rounded frames, coloured by kind (the output's frame bold), with their labels moved in."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import FancyBboxPatch
+
     frames, faces, edge_colors, widths = [], [], [], []
     for box in boxes:
         (x, y), half = centers[box.id], halves[box.id]
@@ -286,6 +322,12 @@ def draw_graph(tensor, path=None, names=None, trace=None, title=None):
         widths.append((2.2 if box.is_root else 1.0) * max(scale, 0.3))
     axes.add_collection(PatchCollection(frames, facecolors=faces, edgecolors=edge_colors,
                                         linewidths=widths, zorder=2))
+
+
+
+def _draw_arrows(axes, edges, centers, halves, scale):
+    """One arrow per edge, from the edge of the input's box to the edge of its consumer's."""
+    from matplotlib.collections import LineCollection, PolyCollection
 
     lines, heads, repeats = [], [], {}
     head_length, head_width = 0.11, 0.045
@@ -310,10 +352,6 @@ def draw_graph(tensor, path=None, names=None, trace=None, title=None):
     axes.add_collection(LineCollection(lines, colors="#444444", linewidths=line_width, zorder=1))
     axes.add_collection(PolyCollection(heads, facecolors="#444444", edgecolors="#444444",
                                        linewidths=line_width * 0.5, zorder=1))
-    if path is not None:
-        # Fast compression: a big graph's PNG has many pixels and the default level is slow.
-        figure.savefig(path, dpi=dpi, facecolor="white", pil_kwargs={"compress_level": 3})
-    return figure
 
 
 def _exit_distance(ux, uy, half):
@@ -348,18 +386,3 @@ def to_dot(tensor, names=None, trace=None):
 
 def _dot_escape(text):
     return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def handout_example():
-    """The tensors of the handout's example graph (§0.1.4), as a dict name -> Tensor.
-
-    ``a = 1`` and ``c = 3`` require grad, ``b = 2`` does not;
-    ``d = a * b + a`` and ``e = (d + c) + 3``.
-    """
-    a = Tensor(1., requires_grad=True)
-    b = Tensor(2.)
-    c = Tensor(3., requires_grad=True)
-    d = a * b + a
-    e = (d + c) + 3
-    return {"a": a, "b": b, "c": c, "d": d, "e": e}
-

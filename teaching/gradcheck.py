@@ -2,7 +2,7 @@
 
 Use it on every operation you write::
 
-    from mytorch.autograd_engine import gradcheck
+    from teaching import gradcheck
     x = Tensor(np.random.randn(3, 4), requires_grad=True)
     gradcheck(lambda t: (t * t).sum(axis=0), x)       # True, or a GradcheckError
 
@@ -28,7 +28,7 @@ Everything runs on float64 copies of the inputs: the caller's tensors, their
 import numpy as np
 
 from mytorch import autograd_engine
-from mytorch._format import number
+from teaching._format import number
 from mytorch.tensor import Tensor
 
 
