@@ -136,6 +136,12 @@ CASES = {
     "sgd_array_minus_tensor": (
         solution("mytorch/optim/sgd.py", "SGD.step", "param.data = param.data - self.lr * param.grad"),
         TRAINING, {"2.3": ["param.grad.data", "mytorch/optim/sgd.py"]}),
+    # The velocity rebound to a local name: right at step 1, lost after it.
+    "momentum_velocity_not_kept": (
+        solution("mytorch/optim/sgd.py", "SGD.step",
+                 "velocity = self.momentum * velocity - self.lr * param.grad.data\nparam.data += velocity"),
+        {"2.6 Momentum"},
+        {"2.6": ["Step 1 was right, so the velocity is not carried over", "self.momentums"]}),
     "sgd_tensor_inside_data": (
         solution("mytorch/optim/sgd.py", "SGD.step", "param.data = type(param)(param.data) - self.lr * param.grad"),
         TRAINING, {"2.3": ["whose .data holds a Tensor", "param.grad.data", "mytorch/optim/sgd.py"]}),
@@ -152,7 +158,7 @@ CASES = {
         {"2.4 BatchNorm"}, {"2.4": ["Mul.backward: gradient for input", "unbroadcast"]}),
     "accumulate_assigns": (
         ACCUMULATE_ASSIGNS,
-        {"1.2 Autograd"}, {"1.2": ["AccumulateGrad.apply", "must add into an existing .grad (+=)"]}),
+        {"1.2 Autograd"}, {"1.2": ["AccumulateGrad.apply", "adds into an existing .grad (+=)"]}),
     # With the handout's recursive DFS every path reaches the leaf on its own,
     # so the composed BatchNorm and cross entropy (which reuse intermediate
     # results) lose their leaves' gradients too: an engine bug, and the audit
@@ -160,7 +166,7 @@ CASES = {
     "accumulate_assigns_in_recursive_engine": (
         composed(ACCUMULATE_ASSIGNS),
         {"1.2 Autograd", "2.4 BatchNorm", "2.5 Cross Entropy"},
-        {"1.2": ["AccumulateGrad.apply", "must add into an existing .grad (+=)"],
+        {"1.2": ["AccumulateGrad.apply", "adds into an existing .grad (+=)"],
          "2.4": ["no operation found wrong", "Function.apply, backward()"]}),
     "leaf_nodes_stored_in_grad_fn": (
         composed(edit("mytorch/autograd_engine.py", None, PARENT_LINE, STORE_LEAF_NODE)),

@@ -29,6 +29,7 @@ HANDOUT_STUBS = {
     ("mytorch/nn/functional.py", "Mul.forward"), ("mytorch/nn/functional.py", "Mul.backward"),
     ("mytorch/nn/functional.py", "Div.forward"), ("mytorch/nn/functional.py", "Div.backward"),
     ("mytorch/nn/functional.py", "unbroadcast"),
+    ("mytorch/nn/functional.py", "MatMul.forward"), ("mytorch/nn/functional.py", "MatMul.backward"),
     ("mytorch/nn/functional.py", "ReLU.forward"), ("mytorch/nn/functional.py", "ReLU.backward"),
     ("mytorch/nn/functional.py", "cross_entropy"),
     ("mytorch/nn/activations.py", "ReLU.forward"), ("mytorch/nn/sequential.py", "Sequential.forward"),
@@ -37,7 +38,7 @@ HANDOUT_STUBS = {
     ("hw1/mnist.py", "mnist"), ("hw1/mnist.py", "train"), ("hw1/mnist.py", "validate"),
 }
 OPTIONAL_STUBS = {("mytorch/nn/functional.py", f"{op}.{method}")
-                  for op in ("MatMul", "Sum", "Pow", "Exp", "Neg") for method in ("forward", "backward")}
+                  for op in ("Sum", "Pow", "Exp", "Neg") for method in ("forward", "backward")}
 # Function.apply's region becomes step-by-step comments: its given code runs the forward.
 TODO_STUBS = {("mytorch/autograd_engine.py", "Function.apply")}
 

@@ -48,7 +48,10 @@ PROBLEMS = [
                       "backward": "§1.2 Autograd (§0.1.5-§0.1.6)"}}),
     Problem("2.1", "2.1 Linear", 5, "test_mlp", "LINEAR",
             {FUNCTIONAL: {"unbroadcast": "§2.1 Linear Layer (Add, and your Sub/Mul/Div, must support "
-                                         "different shapes)"},
+                                         "different shapes)",
+                          # "This will require implementing matrix operation(s)": x @ W.T() calls it.
+                          "MatMul": "§2.1 Linear Layer (x W^T is a matrix product: Tensor.__matmul__ "
+                                    "calls MatMul)"},
              "mytorch/nn/sequential.py": {"*": "§2.1 Linear Layer (Sequential)"},
              "mytorch/nn/linear.py": {"*": "§2.1 Linear Layer"}}),
     Problem("2.2", "2.2 ReLU", 10, "test_mlp", "RELU",
@@ -83,7 +86,6 @@ MNIST_REGIONS = {
 # needs it, and its stub says it is optional.
 OPTIONAL_OPERATIONS = {
     FUNCTIONAL: {
-        "MatMul": "§2.1 Linear Layer (x @ W^T)",
         "Sum": "§2.4 Batch Normalization (sums, eqs. 3-4)",
         "Pow": "§2.4 Batch Normalization (** 0.5, eq. 5)",
         "Exp": "§2.5 Cross Entropy Loss (exp, Appendix B.1)",

@@ -291,9 +291,10 @@ def _composite(x, w, one, log=np.log):
     return x * w + x * x + log(w * w + one)
 
 
-ACCUMULATE = ("\nA leaf's gradient is the SUM over every path and every backward call: AccumulateGrad.apply "
-              "(mytorch/autograd_engine.py) must add into an existing .grad (+=), and backward() must "
-              "follow every path from the output")
+ACCUMULATE = ("\nA leaf's gradient is the SUM over every path and every backward call: backward() "
+              "(mytorch/autograd_engine.py) must follow every path from the output and hand what reaches a "
+              "leaf to its node, grad_fn.apply(grad), whose AccumulateGrad.apply adds into an existing "
+              ".grad (+=) rather than replacing it")
 
 
 def _summed_grad(what, tensor, expected, **tolerance):

