@@ -199,14 +199,28 @@ class BackwardFunction(ContextManager):
     per tensor argument of forward), ``function_name`` the operation's name.
     """
 
+    # Shapes of the tensor arguments of forward, recorded by Function.apply,
+    # so that a backward returning a wrongly shaped gradient is caught here,
+    # at the operation that made it. None until then (a class default: one store less per op).
+    input_shapes = None
+
     def __init__(self, cls):
         self._forward_cls = cls
         self.next_functions = []
-        self.function_name = cls.__name__
-        # Shapes of the tensor arguments of forward, recorded by Function.apply,
-        # so that a backward returning a wrongly shaped gradient is caught here,
-        # at the operation that made it.
-        self.input_shapes = None
+
+    @property
+    def function_name(self):
+        # Derived when asked (error messages, viz), not stored: this node is made for every op.
+        return self._forward_cls.__name__
+
+    @property
+    def needs_input_grad(self):
+        # Derived when backward asks, from the parents Function.apply linked (None: a constant),
+        # not stored for every op: one bool per tensor argument of forward, like the gradients.
+        parents = self.next_functions
+        if not parents:  # not linked into a graph: as outside one
+            return _EVERY_INPUT
+        return tuple([parent is not None for parent in parents])
 
     @property
     def ctx(self):
@@ -221,14 +235,22 @@ class BackwardFunction(ContextManager):
         changed in place since (an optimizer step, ``+=`` under no_grad): the
         gradient would mix old and new values.
         """
-        ctx = self.ctx
-        if ctx.saved_versions and ctx.saved_bumps != _BUMPS[0]:  # something changed in place since
-            for tensor, version in zip(ctx.saved_tensors, ctx.saved_versions):
+        if self.saved_versions and self.saved_bumps != _BUMPS[0]:  # something changed in place since
+            for tensor, version in zip(self.saved_tensors, self.saved_versions):
                 if tensor._vc is not None and tensor._vc[0] != version:
                     _raise_stale(self, tensor, version)
-        grads = self._forward_cls.backward(ctx, *args)
-        if self.input_shapes is not None:  # built by Function.apply: check against its inputs
-            grads = _check_backward_result(self, grads)
+        grads = self._forward_cls.backward(self, *args)  # the node is its own ctx
+        shapes = self.input_shapes
+        if shapes is not None:  # built by Function.apply: check against its inputs
+            # The usual case inline, with as little work as possible (this runs for every node);
+            # anything else goes to _check_backward_result, which names what is wrong.
+            if type(grads) is not tuple or len(grads) != len(shapes):
+                grads = _check_backward_result(self, grads)
+            else:
+                for grad, shape in zip(grads, shapes):
+                    if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
+                        grads = _check_backward_result(self, grads)
+                        break
         if _leaves_turned_off:
             grads = _without_turned_off_leaves(self, grads)
         return grads
@@ -275,13 +297,6 @@ def _raise_stale(node, tensor, version):
 def _check_backward_result(node, grads):
     """Validate what ``node``'s backward returned; name the operation if it is wrong."""
     shapes = node.input_shapes
-    if type(grads) is tuple and len(grads) == len(shapes):
-        # The usual case, checked with as little work as possible: it runs for every node.
-        for grad, shape in zip(grads, shapes):
-            if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
-                break
-        else:
-            return grads
     name = node.function_name
     expected = len(node.next_functions)
     if isinstance(grads, (Tensor, type(None))) and expected == 1:
@@ -299,7 +314,7 @@ def _check_backward_result(node, grads):
             raise TypeError(
                 f"{name}.backward returned a {type(grad).__name__} for input {i}; "
                 "wrap gradients in Tensor(...)")
-        if shapes is not None and grad.data.shape != shapes[i]:
+        if grad.data.shape != shapes[i]:
             raise ValueError(
                 f"{name}.backward returned a gradient of shape {grad.data.shape} for input {i}, "
                 f"whose shape is {shapes[i]}")
@@ -381,7 +396,7 @@ class Function:
             output.grad_fn = backward_function
         # END SOLUTION
 
-        if output.requires_grad:
+        if output._requires_grad:  # (underneath the property: this runs for every op)
             if not _grad_enabled:
                 # Inside no_grad(), whatever was linked above, the result is a constant.
                 # (The flag is set underneath its property, which refuses, as PyTorch does,
