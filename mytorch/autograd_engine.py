@@ -411,13 +411,14 @@ class Function:
 
 
 # BEGIN REFERENCE ONLY
-def topological_sort(grad_fn):
+def topological_sort(grad_fn, leaves=True):
     """Every node reachable from ``grad_fn``, each once, each before its parents.
 
     This is the handout's reverse-order DFS, done with an explicit stack so
     that a graph of any depth fits under Python's recursion limit: a node is
     emitted after all of its parents (post-order), and the reversed list puts
-    every consumer before what it consumes.
+    every consumer before what it consumes. ``leaves=False`` leaves out the
+    ``AccumulateGrad`` parents (``backward`` applies those at once).
     """
     order = []
     visited = {grad_fn}
@@ -433,10 +434,12 @@ def topological_sort(grad_fn):
             parent = parents[i]
             i += 1
             if parent is not None and parent not in visited:
-                visited.add(parent)
                 if isinstance(parent, AccumulateGrad):
-                    order.append(parent)  # a leaf has no parents: it is complete at once
+                    if leaves:
+                        visited.add(parent)
+                        order.append(parent)  # a leaf has no parents: it is complete at once
                     continue
+                visited.add(parent)
                 looked_at[-1] = i
                 stack.append(parent)
                 looked_at.append(0)
@@ -467,20 +470,23 @@ def backward(grad_fn, grad_of_outputs):
     # and overflows Python's stack on deep graphs. It orders the nodes once
     # (topological_sort) and runs each node once, with the sum of everything
     # its consumers passed it: linear time, any depth, the same gradients.
+    if isinstance(grad_fn, AccumulateGrad):  # backward() from a leaf: store, nothing more
+        grad_fn.apply(grad_of_outputs)
+        return
     pending = {grad_fn: grad_of_outputs}  # node -> sum of the gradients it has received
-    for node in topological_sort(grad_fn):
+    for node in topological_sort(grad_fn, leaves=False):
         grad = pending.pop(node, None)
         if grad is None:  # every path to this node carried no gradient
-            continue
-        if isinstance(node, AccumulateGrad):  # a leaf: store, pass nothing on
-            node.apply(grad)
             continue
         for parent, parent_grad in zip(node.next_functions, node.apply(grad)):
             if parent is None or parent_grad is None:
                 continue  # constants get no gradient
-            if parent in pending:
+            if isinstance(parent, AccumulateGrad):
+                # A leaf: store at once (adding up in .grad); it passes nothing on.
+                parent.apply(parent_grad)
+            elif parent in pending:
                 # A new array: the one already pending may be shared with another node.
-                pending[parent] = fresh_grad(pending[parent].data + parent_grad.data)
+                pending[parent] = Tensor(pending[parent].data + parent_grad.data)
             else:
                 pending[parent] = parent_grad
     # END SOLUTION
