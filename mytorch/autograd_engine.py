@@ -95,13 +95,27 @@ def is_grad_enabled():
 
 
 class ContextManager:
-    """The ``ctx`` passed to an operation's forward and backward.
+    """The ``ctx`` passed to an operation's forward and backward: what forward leaves for backward.
 
-    Forward stores what backward will need: tensors through
-    ``save_for_backward(*tensors)`` and anything else as a plain attribute
-    (``ctx.shape = a.shape``). In the graph, the ``BackwardFunction`` node is
-    its own ctx, so ``next_functions``, ``function_name`` and
-    ``input_shapes`` are taken.
+    Not a Python context manager (there is no ``with ctx:``): the handout
+    fixes the name; PyTorch calls it ``ctx`` too. The rule every operation follows:
+
+    * An input Tensor that backward reads goes through
+      ``ctx.save_for_backward(*tensors)`` and comes back as
+      ``ctx.saved_tensors``. Saving records the tensor's version, so backward
+      refuses it if it was changed in place since (an optimizer step).
+    * Anything else is a plain attribute (``ctx.shape = a.shape``): shapes,
+      axes and flags, and arrays the forward computed itself (``ctx.out``,
+      ``ctx.xhat``, a softmax), which nothing outside the operation can
+      change. Never the ``.data`` of an input: save the input instead.
+    * ``ctx.needs_input_grad[i]`` says whether backward's i-th gradient (the
+      i-th Tensor argument of forward) is wanted; backward may return None
+      for one that is not, and skip computing it. Within a graph it is read
+      from the node's parents (a constant has None); outside one (a forward
+      and backward called directly) every gradient is wanted.
+
+    In the graph, the ``BackwardFunction`` node is its own ctx, so
+    ``next_functions``, ``function_name`` and ``input_shapes`` are taken.
     """
 
     # A class-level empty tuple until the first save: no container is built
@@ -126,22 +140,25 @@ class ContextManager:
         self.saved_tensors += args  # a tuple, as in PyTorch
         self.saved_versions = versions
 
+    @property
+    def needs_input_grad(self):
+        # Outside a graph (forward and backward called directly): every gradient is wanted.
+        return _EVERY_INPUT
 
-# BEGIN REFERENCE ONLY
-def fresh_grad(array):
-    """Wrap ``array``, a gradient that nothing else references, as a Tensor the engine may keep.
 
-    An operation's backward uses this instead of ``Tensor(array)`` for an
-    array it has just allocated (not ``grad_output``'s array, not a view of
-    it, not a saved array) and returns for one input only. ``AccumulateGrad``
-    then stores that array as the leaf's gradient without copying it; every
-    other gradient is copied, because it may be shared (``Add`` hands one
-    array to both inputs, ``Reshape`` returns a view of its incoming one).
-    """
-    tensor = Tensor(array)
-    tensor._fresh = True
-    return tensor
-# END REFERENCE ONLY
+class _EveryInput:
+    """``needs_input_grad`` of a ctx outside any graph: True at every index."""
+
+    def __getitem__(self, index):
+        return True
+
+    def __repr__(self):
+        return "<every input needs its gradient>"
+
+
+_EVERY_INPUT = _EveryInput()
+
+
 
 
 class AccumulateGrad:
@@ -175,11 +192,19 @@ class AccumulateGrad:
         if variable.grad is None:
             dtype = grad_dtype(variable.data)
             # BEGIN REFERENCE ONLY
-            if getattr(arg, "_fresh", False) and grad.dtype == dtype:
-                # Referenced by nothing else (see fresh_grad): keep it, and
-                # take the mark off, so that it can be kept only once.
-                arg._fresh = False
-                variable.grad = arg if type(arg) is Tensor else Tensor(grad)
+            # Keep the incoming gradient itself when nothing else can see it (copying a weight's
+            # gradient is a large share of a small step): its array owns its memory (not a view)
+            # and is writable, and neither the array nor the Tensor has references beyond those
+            # of this backward pass (nothing saved or kept by a ctx, not grad_output, not another
+            # gradient). Decided from reference counts, so no operation can get it wrong.
+            array_refs, tensor_refs = _getrefcount(grad), _getrefcount(arg)
+            if (array_refs <= _UNSHARED_REFS[0] and tensor_refs <= _UNSHARED_REFS[1] and type(arg) is Tensor
+                    and grad.base is None and grad.dtype == dtype and grad.flags.writeable):
+                variable.grad = arg
+                return
+            if _UNSHARED_REFS[0] == 0:  # measuring (see _count_unshared_refs)
+                variable.grad = Tensor(np.array(grad, dtype=dtype))
+                variable.grad._refs_seen = array_refs, tensor_refs
                 return
             # END REFERENCE ONLY
             # The incoming array may be shared with another input (Add
@@ -490,6 +515,39 @@ def backward(grad_fn, grad_of_outputs):
             else:
                 pending[parent] = parent_grad
     # END SOLUTION
+
+
+# BEGIN REFERENCE ONLY
+class _ReturnsAFreshGradient(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return Tensor(a.data.copy())
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return (Tensor(np.ones(1)),)
+
+
+def _count_unshared_refs():
+    """The reference counts (array, Tensor) that ``AccumulateGrad.apply`` sees for a gradient nobody else holds.
+
+    Measured through ``backward`` on this interpreter rather than assumed: a
+    Python or an engine that holds more references only makes the leaves
+    copy more often, never keep a shared array.
+    """
+    leaf = Tensor(np.zeros(1), requires_grad=True)
+    try:
+        backward(_ReturnsAFreshGradient.apply(leaf).grad_fn, Tensor(np.ones(1)))
+        return leaf.grad._refs_seen
+    except Exception:  # an engine under construction (a grader test replaces it): always copy
+        return -1, -1
+
+
+_getrefcount = sys.getrefcount  # one global lookup, not two: AccumulateGrad.apply runs for every leaf
+# (0, 0) while measuring: then every gradient is copied.
+_UNSHARED_REFS = (0, 0)
+_UNSHARED_REFS = _count_unshared_refs()
+# END REFERENCE ONLY
 
 
 # Imported last, like torch.autograd.gradcheck: it runs this module's backward().
