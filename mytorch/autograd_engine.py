@@ -105,9 +105,10 @@ class ContextManager:
       ``ctx.saved_tensors``. Saving records the tensor's version, so backward
       refuses it if it was changed in place since (an optimizer step).
     * Anything else is a plain attribute (``ctx.shape = a.shape``): shapes,
-      axes and flags, and arrays the forward computed itself (``ctx.out``,
+      axes, flags, non-Tensor arguments (an index, the labels of
+      cross-entropy), and arrays the forward computed itself (``ctx.out``,
       ``ctx.xhat``, a softmax), which nothing outside the operation can
-      change. Never the ``.data`` of an input: save the input instead.
+      change. Never the ``.data`` of an input Tensor: save the input instead.
     * ``ctx.needs_input_grad[i]`` says whether backward's i-th gradient (the
       i-th Tensor argument of forward) is wanted; backward may return None
       for one that is not, and skip computing it. Within a graph it is read
