@@ -194,18 +194,22 @@ class AccumulateGrad:
             dtype = grad_dtype(variable.data)
             # BEGIN REFERENCE ONLY
             # Keep the incoming gradient itself when nothing else can see it (copying a weight's
-            # gradient is a large share of a small step): its array owns its memory (not a view)
-            # and is writable, and neither the array nor the Tensor has references beyond those
-            # of this backward pass (nothing saved or kept by a ctx, not grad_output, not another
-            # gradient). Decided from reference counts, so no operation can get it wrong.
+            # gradient is a large share of a small step): it is writable, neither the array nor
+            # the Tensor has references beyond those of this backward pass (nothing saved or kept
+            # by a ctx, not grad_output, not another gradient), and it owns its memory or views
+            # an array nothing else references (the transposed product LinearFunction returns).
+            # Decided from reference counts, so no operation can get it wrong.
             array_refs, tensor_refs = _getrefcount(grad), _getrefcount(arg)
+            base = grad.base
+            base_refs = 0 if base is None else _getrefcount(base)
             if (array_refs <= _UNSHARED_REFS[0] and tensor_refs <= _UNSHARED_REFS[1] and type(arg) is Tensor
-                    and grad.base is None and grad.dtype == dtype and grad.flags.writeable):
+                    and (base is None or (base_refs <= _UNSHARED_REFS[2] and base.base is None))
+                    and grad.dtype == dtype and grad.flags.writeable):
                 variable.grad = arg
                 return
             if _UNSHARED_REFS[0] == 0:  # measuring (see _count_unshared_refs)
                 variable.grad = Tensor(np.array(grad, dtype=dtype))
-                variable.grad._refs_seen = array_refs, tensor_refs
+                variable.grad._refs_seen = array_refs, tensor_refs, base_refs
                 return
             # END REFERENCE ONLY
             # The incoming array may be shared with another input (Add
@@ -526,27 +530,27 @@ class _ReturnsAFreshGradient(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        return (Tensor(np.ones(1)),)
+        return (Tensor(np.ones((1, 1)).T),)  # a view of an array nothing else holds
 
 
 def _count_unshared_refs():
-    """The reference counts (array, Tensor) that ``AccumulateGrad.apply`` sees for a gradient nobody else holds.
+    """The reference counts (array, Tensor, base array of a view) ``AccumulateGrad.apply`` sees for a private gradient.
 
     Measured through ``backward`` on this interpreter rather than assumed: a
     Python or an engine that holds more references only makes the leaves
     copy more often, never keep a shared array.
     """
-    leaf = Tensor(np.zeros(1), requires_grad=True)
+    leaf = Tensor(np.zeros((1, 1)), requires_grad=True)
     try:
-        backward(_ReturnsAFreshGradient.apply(leaf).grad_fn, Tensor(np.ones(1)))
+        backward(_ReturnsAFreshGradient.apply(leaf).grad_fn, Tensor(np.ones((1, 1))))
         return leaf.grad._refs_seen
     except Exception:  # an engine under construction (a grader test replaces it): always copy
-        return -1, -1
+        return -1, -1, -1
 
 
 _getrefcount = sys.getrefcount  # one global lookup, not two: AccumulateGrad.apply runs for every leaf
-# (0, 0) while measuring: then every gradient is copied.
-_UNSHARED_REFS = (0, 0)
+# (0, 0, 0) while measuring: then every gradient is copied.
+_UNSHARED_REFS = (0, 0, 0)
 _UNSHARED_REFS = _count_unshared_refs()
 # END REFERENCE ONLY
 

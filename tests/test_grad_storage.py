@@ -98,6 +98,7 @@ CASES = {
     "max dim": (lambda a: a.max(1).values, [(3, 4)]),
     "cast": (lambda a: a.to(np.float32), [(3, 4)]),
     "linear": (lambda x, w, b: F.LinearFunction.apply(x, w, b), [(5, 4), (3, 4), (3,)]),
+    "linear 600 rows": (lambda x, w, b: F.LinearFunction.apply(x, w, b), [(600, 4), (3, 4), (3,)]),
     "linear 3-d input": (lambda x, w, b: F.LinearFunction.apply(x, w, b), [(2, 5, 4), (3, 4), (3,)]),
     "batchnorm train": (lambda x, g, b: F.BatchNormFunction.apply(
         x, g, b, np.zeros(4), np.ones(4), True, 0.1, 1e-5), [(6, 4), (4,), (4,)]),
@@ -200,6 +201,8 @@ class _RecordsItsGradient(Function):
     @staticmethod
     def backward(ctx, grad_output):
         grad = grad_output.data * 2.0
+        if grad.ndim == 2 and grad.shape[0] == grad.shape[1]:
+            grad = np.ascontiguousarray(grad.T).T  # a view of an array nothing else holds
         _RecordsItsGradient.pointers.append(grad.__array_interface__["data"][0])
         return (Tensor(grad),)
 
@@ -214,6 +217,11 @@ def test_an_unshared_gradient_is_kept_without_a_copy():
     # A second backward adds into the kept array.
     _RecordsItsGradient.apply(x).backward()
     assert (x.grad.data == 4.0).all()
+    # A view of an array nothing else holds (a transposed product) is kept too.
+    square = Tensor(np.ones((5, 5)), requires_grad=True)
+    _RecordsItsGradient.pointers.clear()
+    _RecordsItsGradient.apply(square).backward()
+    assert square.grad.data.__array_interface__["data"][0] == _RecordsItsGradient.pointers[0]
 
 
 def test_needs_input_grad():
