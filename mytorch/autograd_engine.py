@@ -109,6 +109,9 @@ class ContextManager:
       cross-entropy), and arrays the forward computed itself (``ctx.out``,
       ``ctx.xhat``, a softmax), which nothing outside the operation can
       change. Never the ``.data`` of an input Tensor: save the input instead.
+      When the kept array is the output's own (``ctx.out`` of Exp, ReLU),
+      the user can still change it in place through the result: also call
+      ``ctx.save_output(result)`` so that backward refuses it then.
     * ``ctx.needs_input_grad[i]`` says whether backward's i-th gradient (the
       i-th Tensor argument of forward) is wanted; backward may return None
       for one that is not, and skip computing it. Within a graph it is read
@@ -126,6 +129,8 @@ class ContextManager:
     # in-place changes anywhere at the first save (see BackwardFunction.apply).
     saved_versions = ()
     saved_bumps = 0
+    # (version counter, version) of the output when backward reads its array (see save_output).
+    saved_output = None
 
     def save_for_backward(self, *args):
         versions = self.saved_versions
@@ -140,6 +145,20 @@ class ContextManager:
             versions += (0 if vc is None else vc[0],)
         self.saved_tensors += args  # a tuple, as in PyTorch
         self.saved_versions = versions
+
+    def save_output(self, output):
+        """Note that backward reads the array of ``output``, the Tensor forward returns.
+
+        Backward then refuses, as for a saved input, an output changed in
+        place since. Only its version counter is kept, not the Tensor: the
+        output points back at this node (``grad_fn``), a reference cycle.
+        """
+        vc = output._vc
+        if vc is None:
+            vc = output._vc = [0]  # version 0, in a counter the output's views will share
+        if not self.saved_versions:
+            self.saved_bumps = _BUMPS[0]
+        self.saved_output = (vc, vc[0])
 
     @property
     def needs_input_grad(self):
@@ -265,10 +284,13 @@ class BackwardFunction(ContextManager):
         changed in place since (an optimizer step, ``+=`` under no_grad): the
         gradient would mix old and new values.
         """
-        if self.saved_versions and self.saved_bumps != _BUMPS[0]:  # something changed in place since
+        if (self.saved_versions or self.saved_output) and self.saved_bumps != _BUMPS[0]:
+            # Something changed in place since the forward: was it what backward reads?
             for tensor, version in zip(self.saved_tensors, self.saved_versions):
                 if tensor._vc is not None and tensor._vc[0] != version:
                     _raise_stale(self, tensor, version)
+            if self.saved_output is not None and self.saved_output[0][0] != self.saved_output[1]:
+                _raise_stale_output(self)
         grads = self._forward_cls.backward(self, *args)  # the node is its own ctx
         shapes = self.input_shapes
         if shapes is not None:  # built by Function.apply: check against its inputs
@@ -322,6 +344,16 @@ def _raise_stale(node, tensor, version):
         f"{version}. This graph was built before that change (e.g. before optimizer.step()): "
         "run the forward pass again for a new graph, and don't carry a result that requires "
         "grad from one step to the next (total = total + loss.item(), not + loss)")
+
+
+def _raise_stale_output(node):
+    vc, version = node.saved_output
+    raise RuntimeError(
+        f"{node.function_name}.backward: one of the variables needed for gradient computation "
+        f"has been modified by an inplace operation (as PyTorch says): the result of "
+        f"{node.function_name}, which its backward reads, is at version {vc[0]}; expected version "
+        f"{version}. Change a copy (y = y + 1, or y.detach().copy()) instead of the result itself, "
+        "or run the forward pass again after the change")
 
 
 def _check_backward_result(node, grads):

@@ -257,7 +257,9 @@ class Exp(Function):
         # Keep the array, not an output Tensor: a Tensor would point back at
         # this node through its grad_fn, a reference cycle.
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)  # backward reads its array: an in-place change of it is refused
+        return result
         # END SOLUTION
 
     @staticmethod
@@ -355,7 +357,9 @@ class ReLU(Function):
         # out > 0 exactly where a > 0: backward recomputes the mask from it
         # rather than paying for one on every forward (evaluation needs none).
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)  # backward reads its array: an in-place change of it is refused
+        return result
         # END SOLUTION
 
     @staticmethod
@@ -377,7 +381,9 @@ class Sigmoid(Function):
         e = np.exp(-np.abs(x))
         out = np.where(x >= 0, 1, e) / (1 + e)
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)
+        return result
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -392,7 +398,9 @@ class Tanh(Function):
     def forward(ctx, a):
         out = np.tanh(a.data)
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)
+        return result
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -859,7 +867,9 @@ class Extremum(Function):
         out = np.asarray(a.data.max() if largest else a.data.min())
         ctx.save_for_backward(a)
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)
+        return result
 
     @staticmethod
     def backward(ctx, grad_output):
