@@ -95,13 +95,31 @@ def is_grad_enabled():
 
 
 class ContextManager:
-    """The ``ctx`` passed to an operation's forward and backward.
+    """The ``ctx`` passed to an operation's forward and backward: what forward leaves for backward.
 
-    Forward stores what backward will need: tensors through
-    ``save_for_backward(*tensors)`` and anything else as a plain attribute
-    (``ctx.shape = a.shape``). In the graph, the ``BackwardFunction`` node is
-    its own ctx, so ``next_functions``, ``function_name`` and
-    ``input_shapes`` are taken.
+    Not a Python context manager (there is no ``with ctx:``): the handout
+    fixes the name; PyTorch calls it ``ctx`` too. The rule every operation follows:
+
+    * An input Tensor that backward reads goes through
+      ``ctx.save_for_backward(*tensors)`` and comes back as
+      ``ctx.saved_tensors``. Saving records the tensor's version, so backward
+      refuses it if it was changed in place since (an optimizer step).
+    * Anything else is a plain attribute (``ctx.shape = a.shape``): shapes,
+      axes, flags, non-Tensor arguments (an index, the labels of
+      cross-entropy), and arrays the forward computed itself (``ctx.out``,
+      ``ctx.xhat``, a softmax), which nothing outside the operation can
+      change. Never the ``.data`` of an input Tensor: save the input instead.
+      When the kept array is the output's own (``ctx.out`` of Exp, ReLU),
+      the user can still change it in place through the result: also call
+      ``ctx.save_output(result)`` so that backward refuses it then.
+    * ``ctx.needs_input_grad[i]`` says whether backward's i-th gradient (the
+      i-th Tensor argument of forward) is wanted; backward may return None
+      for one that is not, and skip computing it. Within a graph it is read
+      from the node's parents (a constant has None); outside one (a forward
+      and backward called directly) every gradient is wanted.
+
+    In the graph, the ``BackwardFunction`` node is its own ctx, so
+    ``next_functions``, ``function_name`` and ``input_shapes`` are taken.
     """
 
     # A class-level empty tuple until the first save: no container is built
@@ -111,6 +129,8 @@ class ContextManager:
     # in-place changes anywhere at the first save (see BackwardFunction.apply).
     saved_versions = ()
     saved_bumps = 0
+    # (version counter, version) of the output when backward reads its array (see save_output).
+    saved_output = None
 
     def save_for_backward(self, *args):
         versions = self.saved_versions
@@ -126,22 +146,39 @@ class ContextManager:
         self.saved_tensors += args  # a tuple, as in PyTorch
         self.saved_versions = versions
 
+    def save_output(self, output):
+        """Note that backward reads the array of ``output``, the Tensor forward returns.
 
-# BEGIN REFERENCE ONLY
-def fresh_grad(array):
-    """Wrap ``array``, a gradient that nothing else references, as a Tensor the engine may keep.
+        Backward then refuses, as for a saved input, an output changed in
+        place since. Only its version counter is kept, not the Tensor: the
+        output points back at this node (``grad_fn``), a reference cycle.
+        """
+        vc = output._vc
+        if vc is None:
+            vc = output._vc = [0]  # version 0, in a counter the output's views will share
+        if not self.saved_versions:
+            self.saved_bumps = _BUMPS[0]
+        self.saved_output = (vc, vc[0])
 
-    An operation's backward uses this instead of ``Tensor(array)`` for an
-    array it has just allocated (not ``grad_output``'s array, not a view of
-    it, not a saved array) and returns for one input only. ``AccumulateGrad``
-    then stores that array as the leaf's gradient without copying it; every
-    other gradient is copied, because it may be shared (``Add`` hands one
-    array to both inputs, ``Reshape`` returns a view of its incoming one).
-    """
-    tensor = Tensor(array)
-    tensor._fresh = True
-    return tensor
-# END REFERENCE ONLY
+    @property
+    def needs_input_grad(self):
+        # Outside a graph (forward and backward called directly): every gradient is wanted.
+        return _EVERY_INPUT
+
+
+class _EveryInput:
+    """``needs_input_grad`` of a ctx outside any graph: True at every index."""
+
+    def __getitem__(self, index):
+        return True
+
+    def __repr__(self):
+        return "<every input needs its gradient>"
+
+
+_EVERY_INPUT = _EveryInput()
+
+
 
 
 class AccumulateGrad:
@@ -175,11 +212,23 @@ class AccumulateGrad:
         if variable.grad is None:
             dtype = grad_dtype(variable.data)
             # BEGIN REFERENCE ONLY
-            if getattr(arg, "_fresh", False) and grad.dtype == dtype:
-                # Referenced by nothing else (see fresh_grad): keep it, and
-                # take the mark off, so that it can be kept only once.
-                arg._fresh = False
-                variable.grad = arg if type(arg) is Tensor else Tensor(grad)
+            # Keep the incoming gradient itself when nothing else can see it (copying a weight's
+            # gradient is a large share of a small step): it is writable, neither the array nor
+            # the Tensor has references beyond those of this backward pass (nothing saved or kept
+            # by a ctx, not grad_output, not another gradient), and it owns its memory or views
+            # an array nothing else references (the transposed product LinearFunction returns).
+            # Decided from reference counts, so no operation can get it wrong.
+            array_refs, tensor_refs = _getrefcount(grad), _getrefcount(arg)
+            base = grad.base
+            base_refs = 0 if base is None else _getrefcount(base)
+            if (array_refs <= _UNSHARED_REFS[0] and tensor_refs <= _UNSHARED_REFS[1] and type(arg) is Tensor
+                    and (base is None or (base_refs <= _UNSHARED_REFS[2] and base.base is None))
+                    and grad.dtype == dtype and grad.flags.writeable):
+                variable.grad = arg
+                return
+            if _UNSHARED_REFS[0] == 0:  # measuring (see _count_unshared_refs)
+                variable.grad = Tensor(np.array(grad, dtype=dtype))
+                variable.grad._refs_seen = array_refs, tensor_refs, base_refs
                 return
             # END REFERENCE ONLY
             # The incoming array may be shared with another input (Add
@@ -199,14 +248,28 @@ class BackwardFunction(ContextManager):
     per tensor argument of forward), ``function_name`` the operation's name.
     """
 
+    # Shapes of the tensor arguments of forward, recorded by Function.apply,
+    # so that a backward returning a wrongly shaped gradient is caught here,
+    # at the operation that made it. None until then (a class default: one store less per op).
+    input_shapes = None
+
     def __init__(self, cls):
         self._forward_cls = cls
         self.next_functions = []
-        self.function_name = cls.__name__
-        # Shapes of the tensor arguments of forward, recorded by Function.apply,
-        # so that a backward returning a wrongly shaped gradient is caught here,
-        # at the operation that made it.
-        self.input_shapes = None
+
+    @property
+    def function_name(self):
+        # Derived when asked (error messages, viz), not stored: this node is made for every op.
+        return self._forward_cls.__name__
+
+    @property
+    def needs_input_grad(self):
+        # Derived when backward asks, from the parents Function.apply linked (None: a constant),
+        # not stored for every op: one bool per tensor argument of forward, like the gradients.
+        parents = self.next_functions
+        if not parents:  # not linked into a graph: as outside one
+            return _EVERY_INPUT
+        return tuple([parent is not None for parent in parents])
 
     @property
     def ctx(self):
@@ -221,14 +284,25 @@ class BackwardFunction(ContextManager):
         changed in place since (an optimizer step, ``+=`` under no_grad): the
         gradient would mix old and new values.
         """
-        ctx = self.ctx
-        if ctx.saved_versions and ctx.saved_bumps != _BUMPS[0]:  # something changed in place since
-            for tensor, version in zip(ctx.saved_tensors, ctx.saved_versions):
+        if (self.saved_versions or self.saved_output) and self.saved_bumps != _BUMPS[0]:
+            # Something changed in place since the forward: was it what backward reads?
+            for tensor, version in zip(self.saved_tensors, self.saved_versions):
                 if tensor._vc is not None and tensor._vc[0] != version:
                     _raise_stale(self, tensor, version)
-        grads = self._forward_cls.backward(ctx, *args)
-        if self.input_shapes is not None:  # built by Function.apply: check against its inputs
-            grads = _check_backward_result(self, grads)
+            if self.saved_output is not None and self.saved_output[0][0] != self.saved_output[1]:
+                _raise_stale_output(self)
+        grads = self._forward_cls.backward(self, *args)  # the node is its own ctx
+        shapes = self.input_shapes
+        if shapes is not None:  # built by Function.apply: check against its inputs
+            # The usual case inline, with as little work as possible (this runs for every node);
+            # anything else goes to _check_backward_result, which names what is wrong.
+            if type(grads) is not tuple or len(grads) != len(shapes):
+                grads = _check_backward_result(self, grads)
+            else:
+                for grad, shape in zip(grads, shapes):
+                    if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
+                        grads = _check_backward_result(self, grads)
+                        break
         if _leaves_turned_off:
             grads = _without_turned_off_leaves(self, grads)
         return grads
@@ -272,16 +346,19 @@ def _raise_stale(node, tensor, version):
         "grad from one step to the next (total = total + loss.item(), not + loss)")
 
 
+def _raise_stale_output(node):
+    vc, version = node.saved_output
+    raise RuntimeError(
+        f"{node.function_name}.backward: one of the variables needed for gradient computation "
+        f"has been modified by an inplace operation (as PyTorch says): the result of "
+        f"{node.function_name}, which its backward reads, is at version {vc[0]}; expected version "
+        f"{version}. Change a copy (y = y + 1, or y.detach().copy()) instead of the result itself, "
+        "or run the forward pass again after the change")
+
+
 def _check_backward_result(node, grads):
     """Validate what ``node``'s backward returned; name the operation if it is wrong."""
     shapes = node.input_shapes
-    if type(grads) is tuple and len(grads) == len(shapes):
-        # The usual case, checked with as little work as possible: it runs for every node.
-        for grad, shape in zip(grads, shapes):
-            if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
-                break
-        else:
-            return grads
     name = node.function_name
     expected = len(node.next_functions)
     if isinstance(grads, (Tensor, type(None))) and expected == 1:
@@ -299,7 +376,7 @@ def _check_backward_result(node, grads):
             raise TypeError(
                 f"{name}.backward returned a {type(grad).__name__} for input {i}; "
                 "wrap gradients in Tensor(...)")
-        if shapes is not None and grad.data.shape != shapes[i]:
+        if grad.data.shape != shapes[i]:
             raise ValueError(
                 f"{name}.backward returned a gradient of shape {grad.data.shape} for input {i}, "
                 f"whose shape is {shapes[i]}")
@@ -381,7 +458,7 @@ class Function:
             output.grad_fn = backward_function
         # END SOLUTION
 
-        if output.requires_grad:
+        if output._requires_grad:  # (underneath the property: this runs for every op)
             if not _grad_enabled:
                 # Inside no_grad(), whatever was linked above, the result is a constant.
                 # (The flag is set underneath its property, which refuses, as PyTorch does,
@@ -396,13 +473,14 @@ class Function:
 
 
 # BEGIN REFERENCE ONLY
-def topological_sort(grad_fn):
+def topological_sort(grad_fn, leaves=True):
     """Every node reachable from ``grad_fn``, each once, each before its parents.
 
     This is the handout's reverse-order DFS, done with an explicit stack so
     that a graph of any depth fits under Python's recursion limit: a node is
     emitted after all of its parents (post-order), and the reversed list puts
-    every consumer before what it consumes.
+    every consumer before what it consumes. ``leaves=False`` leaves out the
+    ``AccumulateGrad`` parents (``backward`` applies those at once).
     """
     order = []
     visited = {grad_fn}
@@ -418,10 +496,12 @@ def topological_sort(grad_fn):
             parent = parents[i]
             i += 1
             if parent is not None and parent not in visited:
-                visited.add(parent)
                 if isinstance(parent, AccumulateGrad):
-                    order.append(parent)  # a leaf has no parents: it is complete at once
+                    if leaves:
+                        visited.add(parent)
+                        order.append(parent)  # a leaf has no parents: it is complete at once
                     continue
+                visited.add(parent)
                 looked_at[-1] = i
                 stack.append(parent)
                 looked_at.append(0)
@@ -452,21 +532,56 @@ def backward(grad_fn, grad_of_outputs):
     # and overflows Python's stack on deep graphs. It orders the nodes once
     # (topological_sort) and runs each node once, with the sum of everything
     # its consumers passed it: linear time, any depth, the same gradients.
+    if isinstance(grad_fn, AccumulateGrad):  # backward() from a leaf: store, nothing more
+        grad_fn.apply(grad_of_outputs)
+        return
     pending = {grad_fn: grad_of_outputs}  # node -> sum of the gradients it has received
-    for node in topological_sort(grad_fn):
+    for node in topological_sort(grad_fn, leaves=False):
         grad = pending.pop(node, None)
         if grad is None:  # every path to this node carried no gradient
-            continue
-        if isinstance(node, AccumulateGrad):  # a leaf: store, pass nothing on
-            node.apply(grad)
             continue
         for parent, parent_grad in zip(node.next_functions, node.apply(grad)):
             if parent is None or parent_grad is None:
                 continue  # constants get no gradient
-            if parent in pending:
+            if isinstance(parent, AccumulateGrad):
+                # A leaf: store at once (adding up in .grad); it passes nothing on.
+                parent.apply(parent_grad)
+            elif parent in pending:
                 # A new array: the one already pending may be shared with another node.
-                pending[parent] = fresh_grad(pending[parent].data + parent_grad.data)
+                pending[parent] = Tensor(pending[parent].data + parent_grad.data)
             else:
                 pending[parent] = parent_grad
     # END SOLUTION
 
+
+# BEGIN REFERENCE ONLY
+class _ReturnsAFreshGradient(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return Tensor(a.data.copy())
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return (Tensor(np.ones((1, 1)).T),)  # a view of an array nothing else holds
+
+
+def _count_unshared_refs():
+    """The reference counts (array, Tensor, base array of a view) ``AccumulateGrad.apply`` sees for a private gradient.
+
+    Measured through ``backward`` on this interpreter rather than assumed: a
+    Python or an engine that holds more references only makes the leaves
+    copy more often, never keep a shared array.
+    """
+    leaf = Tensor(np.zeros((1, 1)), requires_grad=True)
+    try:
+        backward(_ReturnsAFreshGradient.apply(leaf).grad_fn, Tensor(np.ones((1, 1))))
+        return leaf.grad._refs_seen
+    except Exception:  # an engine under construction (a grader test replaces it): always copy
+        return -1, -1, -1
+
+
+_getrefcount = sys.getrefcount  # one global lookup, not two: AccumulateGrad.apply runs for every leaf
+# (0, 0, 0) while measuring: then every gradient is copied.
+_UNSHARED_REFS = (0, 0, 0)
+_UNSHARED_REFS = _count_unshared_refs()
+# END REFERENCE ONLY

@@ -61,12 +61,6 @@ class Tensor:
     # ``np.float64(2) * t`` calls ``t.__rmul__`` and gives a Tensor.
     __array_ufunc__ = None
 
-    # BEGIN REFERENCE ONLY
-    # True only on a gradient made by ``autograd_engine.fresh_grad``: an array
-    # nothing else references, which a leaf may keep as its .grad uncopied.
-    _fresh = False
-    # END REFERENCE ONLY
-
     # The version counter (see "In-place changes and versions" below): None
     # until the first in-place change, then a one-element list, shared by the
     # tensors that view the same memory (detach(), T(), reshape()).
@@ -281,8 +275,9 @@ class Tensor:
             return
         # BEGIN SOLUTION
         ones = np.empty(self.data.shape, dtype=grad_dtype(self.data))
-        ones.fill(1)
-        seed = autograd_engine.fresh_grad(ones)
+        ones.fill(1)  # faster than np.ones for small shapes
+        seed = Tensor(ones)
+        del ones  # the seed's array is held by the seed alone: a leaf may keep it uncopied
         # A leaf's node is an AccumulateGrad (a solution may keep one in its grad_fn:
         # ask is_leaf, not whether grad_fn is None).
         node = autograd_engine.AccumulateGrad(self) if self.is_leaf else self.grad_fn

@@ -42,7 +42,8 @@ def rng():
 AREAS = {
     "ops": ("test_ops_parity", "test_tensor", "test_compare_numpy", "test_dtypes", "test_indexing",
             "test_max_min", "test_errors", "test_habits_misc", "test_imports"),      # Part 1.1, operations
-    "engine": ("test_engine", "test_stale_graph", "test_inplace", "test_memory"),      # Part 1.2, autograd
+    "engine": ("test_engine", "test_stale_graph", "test_inplace", "test_memory", "test_grad_storage",
+               "test_saved_output"),                                                   # Part 1.2, autograd
     "nn": ("test_nn_activations", "test_nn_batchnorm", "test_nn_composed", "test_nn_linear", "test_nn_loss",
            "test_nn_module", "test_module_state", "test_training_parity"),            # Part 2.1-2.5, layers
     "optim": ("test_optim_sgd",),                                                     # Part 2.3/2.6, SGD

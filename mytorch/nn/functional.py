@@ -14,9 +14,6 @@ import numpy as np
 
 from mytorch.autograd_engine import Function
 from mytorch.tensor import Tensor, _share_version
-# BEGIN REFERENCE ONLY
-from mytorch.autograd_engine import fresh_grad
-# END REFERENCE ONLY
 
 
 def unbroadcast(grad, shape):
@@ -260,7 +257,9 @@ class Exp(Function):
         # Keep the array, not an output Tensor: a Tensor would point back at
         # this node through its grad_fn, a reference cycle.
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)  # backward reads its array: an in-place change of it is refused
+        return result
         # END SOLUTION
 
     @staticmethod
@@ -358,13 +357,15 @@ class ReLU(Function):
         # out > 0 exactly where a > 0: backward recomputes the mask from it
         # rather than paying for one on every forward (evaluation needs none).
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)  # backward reads its array: an in-place change of it is refused
+        return result
         # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
         # BEGIN SOLUTION
-        return (fresh_grad(np.where(ctx.out > 0, grad_output.data, 0)),)
+        return (Tensor(np.where(ctx.out > 0, grad_output.data, 0)),)
         # END SOLUTION
 
 
@@ -380,7 +381,9 @@ class Sigmoid(Function):
         e = np.exp(-np.abs(x))
         out = np.where(x >= 0, 1, e) / (1 + e)
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)
+        return result
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -395,7 +398,9 @@ class Tanh(Function):
     def forward(ctx, a):
         out = np.tanh(a.data)
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)
+        return result
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -440,31 +445,33 @@ class LinearFunction(Function):
             out = _add_into(out, bias.data)
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        ctx.needs_x_grad = x.requires_grad
-        ctx.needs_weight_grad = weight.requires_grad
-        ctx.needs_bias_grad = bias is not None and bias.requires_grad
         return Tensor(out)
 
     @staticmethod
     def backward(ctx, grad_output):
         x, weight = ctx.saved_tensors
         g = grad_output.data
+        needs_grad = ctx.needs_input_grad  # e.g. none for the data fed to a first layer
+        needs_x, needs_weight = needs_grad[0], needs_grad[1]
+        needs_bias = ctx.has_bias and needs_grad[2]
         grad_x = grad_weight = grad_bias = None
-        if ctx.needs_x_grad:
-            grad_x = fresh_grad(g @ weight.data)                # (..., out) @ (out, in)
-        if ctx.needs_weight_grad or ctx.needs_bias_grad:
-            g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading axes -> one batch axis
-            if ctx.needs_weight_grad:
-                x2 = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
-                if g2.dtype == np.float64 and g2.shape[0] >= 500:
+        if needs_x:
+            grad_x = Tensor(g @ weight.data)                # (..., out) @ (out, in)
+        if needs_weight or needs_bias:
+            # The gradient and the input as matrices of rows (batch, features): any leading axes
+            # of a (..., features) input are one batch axis here.
+            grad_rows = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+            if needs_weight:
+                x_rows = x.data if x.data.ndim == 2 else x.data.reshape(-1, x.data.shape[-1])
+                if grad_rows.dtype == np.float64 and grad_rows.shape[0] >= 500:
                     # The same product as (x^T g)^T: OpenBLAS runs it 25% faster in float64 (slower in
                     # float32), which outweighs, from about 500 rows, the cost of its column-major
                     # layout in the optimizer's elementwise updates (measured).
-                    grad_weight = fresh_grad((x2.T @ g2).T)
+                    grad_weight = Tensor((x_rows.T @ grad_rows).T)
                 else:
-                    grad_weight = fresh_grad(g2.T @ x2)         # (out, batch) @ (batch, in)
-            if ctx.needs_bias_grad:
-                grad_bias = fresh_grad(_sum_rows(g2))
+                    grad_weight = Tensor(grad_rows.T @ x_rows)  # (out, batch) @ (batch, in)
+            if needs_bias:
+                grad_bias = Tensor(_sum_rows(grad_rows))
         if ctx.has_bias:
             return grad_x, grad_weight, grad_bias
         return grad_x, grad_weight
@@ -505,7 +512,6 @@ class BatchNormFunction(Function):
 
     @staticmethod
     def forward(ctx, x, gamma, beta, running_mean, running_var, training, momentum, eps):
-        ctx.needs_x_grad = x.requires_grad
         ctx.training = training
         if training:
             ctx.save_for_backward(gamma)  # backward reads it: saved, so a later change of it is caught
@@ -536,12 +542,13 @@ class BatchNormFunction(Function):
     @staticmethod
     def backward(ctx, grad_output):
         g = grad_output.data
+        needs_x = ctx.needs_input_grad[0]  # not for the data fed to a first layer
         grad_beta = _sum_rows(g)
         if ctx.training:
             xhat, inv_std = ctx.xhat, ctx.inv_std
             grad_gamma = _sum_rows(g * xhat)
             grad_x = None
-            if ctx.needs_x_grad:
+            if needs_x:
                 # The mean and variance depend on every sample, hence the two
                 # batch-mean corrections on top of gamma * inv_std * g:
                 # grad_x = gamma * inv_std * (g - grad_beta / n - xhat * grad_gamma / n),
@@ -551,11 +558,11 @@ class BatchNormFunction(Function):
                 grad_x += g
                 grad_x -= grad_beta / n
                 grad_x *= ctx.saved_tensors[0].data * inv_std
-                grad_x = fresh_grad(grad_x)
+                grad_x = Tensor(grad_x)
         else:
             grad_gamma = _sum_rows(g * (ctx.saved_tensors[0].data - ctx.mean)) * ctx.inv_std
-            grad_x = fresh_grad(g * ctx.scale) if ctx.needs_x_grad else None
-        return grad_x, fresh_grad(grad_gamma), fresh_grad(grad_beta)
+            grad_x = Tensor(g * ctx.scale) if needs_x else None
+        return grad_x, Tensor(grad_gamma), Tensor(grad_beta)
 
 
 def batch_norm(input, running_mean, running_var, weight, bias, training=False, momentum=0.1, eps=1e-5):
@@ -623,7 +630,7 @@ class CrossEntropyFunction(Function):
         scale = grad_output.data / ctx.softmax.shape[0]
         grad = ctx.softmax * scale
         grad[ctx.rows, ctx.labels] -= scale
-        return (fresh_grad(grad),)
+        return (Tensor(grad),)
 
 
 # END REFERENCE ONLY
@@ -860,7 +867,9 @@ class Extremum(Function):
         out = np.asarray(a.data.max() if largest else a.data.min())
         ctx.save_for_backward(a)
         ctx.out = out
-        return Tensor(out)
+        result = Tensor(out)
+        ctx.save_output(result)
+        return result
 
     @staticmethod
     def backward(ctx, grad_output):

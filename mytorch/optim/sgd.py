@@ -17,7 +17,9 @@ class SGD(Optimizer):
 
     Attributes:
         params, lr, momentum: as given (params as a list).
-        momentums: one ndarray per parameter, its velocity, starting at zero.
+        momentums: one ndarray per parameter holding its velocity ``v``
+            (below), starting at zero. The handout's name: it holds
+            velocities, not momentum factors (that is ``momentum``).
 
     ``step()`` applies, for every parameter W with a gradient (handout §2.6)::
 
