@@ -46,6 +46,10 @@ class SGD(Optimizer):
         for param, velocity in zip(self.params, self.momentums):
             if param.grad is None:
                 continue
+            # Given code: the update below changes the parameter in place, so a graph
+            # built before it must not be back-propagated any more (see _bump_version).
+            # Counted before the update, so it holds whatever the update's code is.
+            param._bump_version()
             # BEGIN SOLUTION
             grad = param.grad.data
             if self.momentum:
@@ -55,7 +59,4 @@ class SGD(Optimizer):
             else:
                 param.data -= self.lr * grad
             # END SOLUTION
-            # Given code: the update changed the parameter in place, so a graph
-            # built before it must not be back-propagated (see _bump_version).
-            param._bump_version()
 
