@@ -109,9 +109,9 @@ class ContextManager:
       cross-entropy), and arrays the forward computed itself (``ctx.out``,
       ``ctx.xhat``, a softmax), which nothing outside the operation can
       change. Never the ``.data`` of an input Tensor: save the input instead.
-      When the kept array is the output's own (``ctx.out`` of Exp, ReLU),
-      the user can still change it in place through the result: also call
-      ``ctx.save_output(result)`` so that backward refuses it then.
+      When backward needs the output's own array (Exp, ReLU), keep it with
+      ``return ctx.save_output(Tensor(out))``, which stores it as ``ctx.out``
+      and makes backward refuse it if the user changed the result in place.
     * ``ctx.needs_input_grad[i]`` says whether backward's i-th gradient (the
       i-th Tensor argument of forward) is wanted; backward may return None
       for one that is not, and skip computing it. Within a graph it is read
@@ -147,18 +147,22 @@ class ContextManager:
         self.saved_versions = versions
 
     def save_output(self, output):
-        """Note that backward reads the array of ``output``, the Tensor forward returns.
+        """Keep the array of ``output``, the Tensor forward returns, as ``ctx.out``; return ``output``.
 
-        Backward then refuses, as for a saved input, an output changed in
-        place since. Only its version counter is kept, not the Tensor: the
+        For an operation whose backward reads its own result (``exp``'s
+        gradient is ``exp``): ``return ctx.save_output(Tensor(out))``. Backward
+        then refuses, as for a saved input, an output changed in place since.
+        Only its array and version counter are kept, not the Tensor: the
         output points back at this node (``grad_fn``), a reference cycle.
         """
+        self.out = output.data
         vc = output._vc
         if vc is None:
             vc = output._vc = [0]  # version 0, in a counter the output's views will share
         if not self.saved_versions:
             self.saved_bumps = _BUMPS[0]
         self.saved_output = (vc, vc[0])
+        return output
 
     @property
     def needs_input_grad(self):

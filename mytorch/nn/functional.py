@@ -254,12 +254,7 @@ class Exp(Function):
     def forward(ctx, a):
         # BEGIN SOLUTION
         out = np.exp(a.data)
-        # Keep the array, not an output Tensor: a Tensor would point back at
-        # this node through its grad_fn, a reference cycle.
-        ctx.out = out
-        result = Tensor(out)
-        ctx.save_output(result)  # backward reads its array: an in-place change of it is refused
-        return result
+        return ctx.save_output(Tensor(out))  # backward reads exp(a) again, kept as ctx.out
         # END SOLUTION
 
     @staticmethod
@@ -356,10 +351,7 @@ class ReLU(Function):
         out = np.maximum(a.data, 0)
         # out > 0 exactly where a > 0: backward recomputes the mask from it
         # rather than paying for one on every forward (evaluation needs none).
-        ctx.out = out
-        result = Tensor(out)
-        ctx.save_output(result)  # backward reads its array: an in-place change of it is refused
-        return result
+        return ctx.save_output(Tensor(out))  # kept as ctx.out
         # END SOLUTION
 
     @staticmethod
@@ -380,10 +372,7 @@ class Sigmoid(Function):
         # exp(-|x|) never overflows; for x < 0 use the equal form e^x / (1 + e^x).
         e = np.exp(-np.abs(x))
         out = np.where(x >= 0, 1, e) / (1 + e)
-        ctx.out = out
-        result = Tensor(out)
-        ctx.save_output(result)
-        return result
+        return ctx.save_output(Tensor(out))
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -397,10 +386,7 @@ class Tanh(Function):
     @staticmethod
     def forward(ctx, a):
         out = np.tanh(a.data)
-        ctx.out = out
-        result = Tensor(out)
-        ctx.save_output(result)
-        return result
+        return ctx.save_output(Tensor(out))
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -866,10 +852,7 @@ class Extremum(Function):
                                f"give a dim to reduce over: {name}(dim=...)")
         out = np.asarray(a.data.max() if largest else a.data.min())
         ctx.save_for_backward(a)
-        ctx.out = out
-        result = Tensor(out)
-        ctx.save_output(result)
-        return result
+        return ctx.save_output(Tensor(out))
 
     @staticmethod
     def backward(ctx, grad_output):
