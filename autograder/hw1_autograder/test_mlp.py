@@ -123,6 +123,16 @@ class _Model:
         for key, tensor in self.params.items():
             assert_grad(f"{self.names[key]} ({when})", tensor, grads[key])
 
+    def check_forward_backward(self, mt, x, flags=False):
+        """The training-mode output for ``x``, then every parameter's gradient after output.backward()."""
+        out = self.model(mt.Tensor(x.copy()))
+        expected = self.twin.forward(x, train=True)
+        assert_tensor(f"{self.description} output", out, expected)
+        if flags:
+            assert_flags(f"{self.description} output", out, requires_grad=True, is_leaf=False)
+        out.backward()
+        self.check_grads(self.twin.backward(np.ones_like(expected)), "after output.backward()")
+
     def snapshot(self):
         """The parameters' values now, to tell an update that did nothing from a wrong one."""
         return {key: (t.data.copy() if isinstance(getattr(t, "data", None), np.ndarray) else None)
@@ -335,13 +345,7 @@ def check_linear_sequential(ctx):
     mt = _Student()
     batch, n_in, n_hidden, n_out = _sizes(ctx.rng, 4)
     net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("linear", n_hidden, n_out)])
-    x = ctx.rng.normal(size=(batch, n_in))
-    out = net.model(mt.Tensor(x.copy()))
-    expected = net.twin.forward(x, train=True)
-    assert_tensor(f"{net.description} output", out, expected)
-    assert_flags(f"{net.description} output", out, requires_grad=True, is_leaf=False)
-    out.backward()
-    net.check_grads(net.twin.backward(np.ones_like(expected)), "after output.backward()")
+    net.check_forward_backward(mt, ctx.rng.normal(size=(batch, n_in)), flags=True)
     net.check_parameters()
 
 
@@ -392,12 +396,7 @@ def check_relu_mlp(ctx):
     mt = _Student()
     batch, n_in, n_hidden, n_out = _sizes(ctx.rng, 4, 3, 9)
     net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("relu",), ("linear", n_hidden, n_out)])
-    x = ctx.rng.normal(size=(batch, n_in))
-    out = net.model(mt.Tensor(x.copy()))
-    expected = net.twin.forward(x, train=True)
-    assert_tensor(f"{net.description} output", out, expected)
-    out.backward()
-    net.check_grads(net.twin.backward(np.ones_like(expected)), "after output.backward()")
+    net.check_forward_backward(mt, ctx.rng.normal(size=(batch, n_in)))
 
 
 # ------------------------------------------------------------------ 2.3 SGD
@@ -539,12 +538,7 @@ def check_batchnorm_gradients(ctx):
     batch, n_in, n_hidden, n_out = _sizes(ctx.rng, 4, 3, 8)
     net = _Model(mt, ctx.rng, [("linear", n_in, n_hidden), ("batchnorm", n_hidden), ("relu",),
                                ("linear", n_hidden, n_out)])
-    x = ctx.rng.normal(size=(batch, n_in))
-    out = net.model(mt.Tensor(x.copy()))
-    expected = net.twin.forward(x, train=True)
-    assert_tensor(f"{net.description} output", out, expected)
-    out.backward()
-    net.check_grads(net.twin.backward(np.ones_like(expected)), "after output.backward()")
+    net.check_forward_backward(mt, ctx.rng.normal(size=(batch, n_in)))
 
 
 def check_batchnorm_training(ctx):
