@@ -25,11 +25,12 @@ def unbroadcast(grad, shape):
     """
     if grad.shape == shape:
         return grad
-    if all(n == 1 for n in shape):
+    if shape.count(1) == len(shape):  # every axis 1, or none (no generator: runs per op)
         # A number broadcast to every element (x + 1.0, x * 2): it received
         # the sum of all of them. Given, so that Part 1 works with numbers;
         # the general case is yours to write in §2.1.
-        return grad.sum().reshape(shape)
+        # keepdims: an ndarray, not a NumPy scalar that Tensor() would convert again.
+        return grad.sum(keepdims=True).reshape(shape)
     # BEGIN SOLUTION
     extra = grad.ndim - len(shape)
     if extra:
