@@ -122,9 +122,13 @@ class ContextManager:
     ``next_functions``, ``function_name`` and ``input_shapes`` are taken.
     """
 
-    # A class-level empty tuple until the first save: no container is built
-    # for the many operations that save no tensor (fewer objects for the GC).
-    saved_tensors = ()
+    # The saved tensors live in the ctx's own attributes, the first two one each
+    # (what nearly every operation saves), and ``saved_tensors`` builds the tuple
+    # when backward asks: no tuple kept per op for the cyclic GC to traverse on a
+    # deep graph. Class defaults until the first save: nothing stored when none.
+    _saved_count = 0
+    _saved_first = _saved_second = None
+    _saved_rest = ()
     # The version of each saved tensor when it was saved, and the count of
     # in-place changes anywhere at the first save (see BackwardFunction.apply).
     saved_versions = ()
@@ -143,8 +147,29 @@ class ContextManager:
                     "store other values as attributes of ctx (ctx.name = value)")
             vc = arg._vc
             versions += (0 if vc is None else vc[0],)
-        self.saved_tensors += args  # a tuple, as in PyTorch
-        self.saved_versions = versions
+        self.saved_versions = versions  # only ints: the GC stops tracking this tuple
+        count = self._saved_count
+        for arg in args:
+            if count == 0:
+                self._saved_first = arg
+            elif count == 1:
+                self._saved_second = arg
+            else:
+                self._saved_rest += (arg,)
+            count += 1
+        self._saved_count = count
+
+    @property
+    def saved_tensors(self):
+        """The tensors given to ``save_for_backward``, in order, as a tuple (as in PyTorch)."""
+        count = self._saved_count
+        if count == 2:
+            return (self._saved_first, self._saved_second)
+        if count == 1:
+            return (self._saved_first,)
+        if count == 0:
+            return ()
+        return (self._saved_first, self._saved_second) + self._saved_rest
 
     def save_output(self, output):
         """Keep the array of ``output``, the Tensor forward returns, as ``ctx.out``; return ``output``.

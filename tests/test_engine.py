@@ -152,6 +152,22 @@ def test_context_manager_saves_tensors_and_attributes():
     assert ctx.shape == (2, 3)
 
 
+def test_saved_tensors_is_a_tuple_in_order_over_several_saves():
+    # The first two are kept in the ctx's own attributes, the rest in a tuple: every count and
+    # every split over calls gives the same tuple, the tensors themselves, in order.
+    tensors = [Tensor(float(i)) for i in range(5)]
+    assert ContextManager().saved_tensors == ()
+    for count in range(1, 6):
+        for split in range(count + 1):
+            ctx = ContextManager()
+            ctx.save_for_backward(*tensors[:split])
+            ctx.save_for_backward(*tensors[split:count])
+            saved = ctx.saved_tensors
+            assert type(saved) is tuple and len(saved) == count
+            assert all(s is t for s, t in zip(saved, tensors))
+            assert len(ctx.saved_versions) == count
+
+
 def test_accumulate_grad_node():
     x = Tensor([1., 2., 3.], requires_grad=True)
     node = AccumulateGrad(x)

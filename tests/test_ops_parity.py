@@ -349,3 +349,49 @@ def test_random_graph_property(torch, seed, n_ops):
     c = values(rng, (2, 1))
     check_parity(torch, lambda a, b: build(a, b, Tensor(c)), lambda a, b: build(a, b, torch.tensor(c)),
                  [x, y], rtol=RTOL_REDUCE)
+
+
+def test_mul_by_a_constant_keeps_the_other_operand_tensor_only_for_a_constant(torch):
+    import gc
+    import weakref
+
+    from mytorch.autograd_engine import no_grad
+    # x * 2.0: the constant's gradient needs only x's values, so the intermediate Tensor is not
+    # kept by the graph (a deep chain frees each one); with GC off, the weak reference dies.
+    gc.disable()
+    try:
+        x = Tensor([1., 2., 3.], requires_grad=True)
+        y = x * 1.5
+        dead = weakref.ref(y)
+        z = y * 2.0
+        del y
+        assert dead() is None
+        # Both operands need gradients: both are kept (each is read for the other's gradient).
+        w = Tensor([4., 5., 6.], requires_grad=True)
+        y = x * 1.5
+        alive = weakref.ref(y)
+        zw = y * w
+        del y
+        assert alive() is not None
+    finally:
+        gc.enable()
+    z.sum().backward()
+    zw.sum().backward()
+    tx = torch.tensor([1., 2., 3.], dtype=torch.float64, requires_grad=True)
+    tw = torch.tensor([4., 5., 6.], dtype=torch.float64, requires_grad=True)
+    ((tx * 1.5) * 2.0).sum().backward()
+    ((tx * 1.5) * tw).sum().backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=0, atol=0)
+    # As in PyTorch, changing x in place after x * 2.0 leaves its gradient (2.0) right: no refusal.
+    a = Tensor([1., 2.], requires_grad=True)
+    out = (a * 1.0) * 2.0
+    ta = torch.tensor([1., 2.], dtype=torch.float64, requires_grad=True)
+    tout = (ta * 1.0) * 2.0
+    with no_grad():
+        a.data += 1
+    with torch.no_grad():
+        ta.add_(1)
+    out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())

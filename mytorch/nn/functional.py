@@ -25,11 +25,12 @@ def unbroadcast(grad, shape):
     """
     if grad.shape == shape:
         return grad
-    if all(n == 1 for n in shape):
+    if shape.count(1) == len(shape):  # every axis 1, or none (no generator: runs per op)
         # A number broadcast to every element (x + 1.0, x * 2): it received
         # the sum of all of them. Given, so that Part 1 works with numbers;
         # the general case is yours to write in §2.1.
-        return grad.sum().reshape(shape)
+        # keepdims: an ndarray, not a NumPy scalar that Tensor() would convert again.
+        return grad.sum(keepdims=True).reshape(shape)
     # BEGIN SOLUTION
     extra = grad.ndim - len(shape)
     if extra:
@@ -111,17 +112,29 @@ class Mul(Function):
             out = a.data * b.data
         except ValueError:
             raise _broadcast_error("Mul", a, b) from None
-        ctx.save_for_backward(a, b)
+        if b.requires_grad:
+            ctx.save_for_backward(a, b)
+        else:
+            # b is a constant (x * 2.0): a is read only for b's gradient, which the engine drops
+            # (the handout's example still shows it), so keep a's values, not the Tensor, which
+            # on a deep chain would keep every intermediate result alive for the GC to walk.
+            ctx.save_for_backward(b)
+            ctx.a_values = a.data
         return Tensor(out)
         # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
         # BEGIN SOLUTION
-        a, b = ctx.saved_tensors
+        if len(ctx.saved_tensors) == 2:
+            a, b = ctx.saved_tensors
+            a_values = a.data
+        else:
+            (b,) = ctx.saved_tensors
+            a_values = ctx.a_values
         g = grad_output.data
         # d(ab)/da = b and d(ab)/db = a
-        return Tensor(unbroadcast(g * b.data, a.shape)), Tensor(unbroadcast(g * a.data, b.shape))
+        return Tensor(unbroadcast(g * b.data, a_values.shape)), Tensor(unbroadcast(g * a_values, b.shape))
         # END SOLUTION
 
 
@@ -597,16 +610,18 @@ class CrossEntropyFunction(Function):
     def forward(ctx, predicted, labels):
         x = predicted.data
         n = x.shape[0]
-        rows = np.arange(n)
+        # Each row's true class as a flat index (row * classes + label): a flat take and, in
+        # backward, a flat subtraction cost a third of indexing with (rows, labels) pairs.
+        picked = np.add(_row_starts(n, x.shape[1]), labels, dtype=np.intp)
         # LogSumExp trick: shift each row by its maximum, so exp() sees
         # values <= 0 and neither overflows nor loses the largest term.
         shifted = x - x.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         total = exp @ _ones(exp.shape[1], exp.dtype)  # row sums; see _sum_rows for why a product
         # log softmax at the true class = shifted[label] - log(sum(exp))
-        loss = (np.log(total) - shifted[rows, labels]).sum() / n
+        loss = (np.log(total) - shifted.take(picked)).sum() / n
         exp /= total[:, None]       # now the softmax
-        ctx.softmax, ctx.rows, ctx.labels = exp, rows, labels
+        ctx.softmax, ctx.picked = exp, picked
         return Tensor(np.asarray(loss, dtype=exp.dtype))
 
     @staticmethod
@@ -615,7 +630,7 @@ class CrossEntropyFunction(Function):
         # scaled by the incoming gradient; the softmax stays intact for another backward.
         scale = grad_output.data / ctx.softmax.shape[0]
         grad = ctx.softmax * scale
-        grad[ctx.rows, ctx.labels] -= scale
+        grad.reshape(-1)[ctx.picked] -= scale  # grad is a fresh contiguous array: a view
         return (Tensor(grad),)
 
 
@@ -665,6 +680,18 @@ def _sum_rows(a):
 
 
 _ONES = {}
+_ROW_STARTS = {}
+
+
+def _row_starts(n, width):
+    """The flat index of each row's first element, ``arange(n) * width``, read-only and kept."""
+    starts = _ROW_STARTS.get((n, width))
+    if starts is None:
+        if len(_ROW_STARTS) > 64:  # many shapes seen: start over rather than grow
+            _ROW_STARTS.clear()
+        starts = _ROW_STARTS[n, width] = np.arange(n, dtype=np.intp) * width
+        starts.flags.writeable = False
+    return starts
 
 
 def _ones(n, dtype):
