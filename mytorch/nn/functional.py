@@ -112,29 +112,17 @@ class Mul(Function):
             out = a.data * b.data
         except ValueError:
             raise _broadcast_error("Mul", a, b) from None
-        if b.requires_grad:
-            ctx.save_for_backward(a, b)
-        else:
-            # b is a constant (x * 2.0): a is read only for b's gradient, which the engine drops
-            # (the handout's example still shows it), so keep a's values, not the Tensor, which
-            # on a deep chain would keep every intermediate result alive for the GC to walk.
-            ctx.save_for_backward(b)
-            ctx.a_values = a.data
+        ctx.save_for_backward(a, b)
         return Tensor(out)
         # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
         # BEGIN SOLUTION
-        if len(ctx.saved_tensors) == 2:
-            a, b = ctx.saved_tensors
-            a_values = a.data
-        else:
-            (b,) = ctx.saved_tensors
-            a_values = ctx.a_values
+        a, b = ctx.saved_tensors
         g = grad_output.data
         # d(ab)/da = b and d(ab)/db = a
-        return Tensor(unbroadcast(g * b.data, a_values.shape)), Tensor(unbroadcast(g * a_values, b.shape))
+        return Tensor(unbroadcast(g * b.data, a.shape)), Tensor(unbroadcast(g * a.data, b.shape))
         # END SOLUTION
 
 
