@@ -312,58 +312,34 @@ class Tensor:
         return total / count
 
     def __add__(self, other):
-        a, b = self, _operand(other, self, "+")
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Add.apply(a, b)
+        return _elementwise(F.Add, self, _operand(other, self, "+"))
 
     def __radd__(self, other):
-        a, b = _operand(other, self, "+"), self
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Add.apply(a, b)
+        return _elementwise(F.Add, _operand(other, self, "+"), self)
 
     def __sub__(self, other):
         # BEGIN SOLUTION
-        a, b = self, _operand(other, self, "-")
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Sub.apply(a, b)
+        return _elementwise(F.Sub, self, _operand(other, self, "-"))
         # END SOLUTION
 
     def __rsub__(self, other):
-        a, b = _operand(other, self, "-"), self
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Sub.apply(a, b)
+        return _elementwise(F.Sub, _operand(other, self, "-"), self)
 
     def __mul__(self, other):
         # BEGIN SOLUTION
-        a, b = self, _operand(other, self, "*")
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Mul.apply(a, b)
+        return _elementwise(F.Mul, self, _operand(other, self, "*"))
         # END SOLUTION
 
     def __rmul__(self, other):
-        a, b = _operand(other, self, "*"), self
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Mul.apply(a, b)
+        return _elementwise(F.Mul, _operand(other, self, "*"), self)
 
     def __truediv__(self, other):
         # BEGIN SOLUTION
-        a, b = self, _operand(other, self, "/")
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Div.apply(a, b)
+        return _elementwise(F.Div, self, _operand(other, self, "/"))
         # END SOLUTION
 
     def __rtruediv__(self, other):
-        a, b = _operand(other, self, "/"), self
-        if a.data.dtype is not b.data.dtype:  # PyTorch's promotion of 0-d tensors
-            a, b = _pair(a, b)
-        return F.Div.apply(a, b)
+        return _elementwise(F.Div, _operand(other, self, "/"), self)
 
     def __matmul__(self, other):
         return F.MatMul.apply(self, _operand(other, self, "@", scalars=False))
@@ -769,6 +745,13 @@ def _scalar_dtype(dtype, value):
     if category <= _CATEGORY[dtype.kind]:
         return dtype
     return np.dtype(np.float64 if category == 2 else np.int64)
+
+
+def _elementwise(function, a, b):
+    """``function.apply(a, b)`` for an elementwise operation, with PyTorch's promotion of 0-d tensors."""
+    if a.data.dtype is not b.data.dtype:  # the usual case costs one comparison
+        a, b = _pair(a, b)
+    return function.apply(a, b)
 
 
 def _pair(a, b):
