@@ -118,7 +118,7 @@ def _arity(forward):
 
 def _cases_for(name, cls):
     """(cases, NumPy twin or None), or None when the arguments cannot be inferred."""
-    arity = _arity(cls.__dict__.get("forward", cls.forward))
+    arity = _arity(cls.forward)  # attribute access unwraps the staticmethod (Python 3.9 cannot sign one)
     if arity is None:
         return None
     low, high = arity
