@@ -74,6 +74,22 @@ def test_a_wrong_gradient_is_named_with_input_element_and_both_values():
     assert "class MatMul" in report
 
 
+def test_every_broken_operation_is_named_not_only_the_first():
+    class Sub(Function):  # no unbroadcast: a (3, 4) gradient for a (4,) input
+        @staticmethod
+        def forward(ctx, a, b):
+            return Tensor(a.data - b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return Tensor(grad_output.data), Tensor(-grad_output.data)
+
+    report = _report(Sub=Sub, MatMul=_matmul(-1.0))
+    assert report.startswith(audit.FOUND + "Sub.backward: gradient for input 1 has shape")
+    assert "MatMul.backward: gradient for input 0 differs from finite differences" in report
+    assert "class Sub" in report and "class MatMul" in report
+
+
 def test_missing_unbroadcast_and_inplace_forward_are_named():
     class Mul(Function):
         @staticmethod

@@ -14,7 +14,7 @@ small random inputs (broadcasting ones included), and compares
   was not summed back over broadcast axes);
 * the inputs before and after, which an operation must not change.
 
-It names the first operation found wrong, with the input and element and
+It names every operation found wrong (the first problem of each), with the input and element and
 both values. Operations whose arguments it cannot infer are skipped and
 named. It only adds text to a report: it never changes a score, and nothing
 the student's code does (raising, exiting, printing, hanging until the time
@@ -283,7 +283,7 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
     """The audit's report (text) for the Function subclasses of module ``F``; see ``audit_note``."""
     rng = np.random.default_rng(seed)
     run = _Run(Tensor, ContextManager, rng)
-    checked, skipped, refused = [], [], []
+    checked, skipped, refused, found = [], [], [], []
     for name, cls in list(vars(F).items()):
         if not (isinstance(cls, type) and issubclass(cls, Function) and cls is not Function
                 and getattr(cls, "__module__", None) == F.__name__):
@@ -296,8 +296,9 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
         try:
             errors = [_audit_case(name, cls, run, case, twin, first=number == 0)
                       for number, case in enumerate(cases)]
-        except _Finding as finding:
-            return FOUND + f"{finding}\n(mytorch/nn/functional.py, class {name})"
+        except _Finding as finding:  # noted, and the others still audited: several may be broken
+            found.append(f"{finding}\n(mytorch/nn/functional.py, class {name})")
+            continue
         except AuditTimeout:
             raise
         except BaseException as exc:  # noqa: B902 (odd code, even sys.exit: name it and go on)
@@ -307,6 +308,8 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
             refused.append(f"{name} ({type(errors[0]).__name__})")
         else:
             checked.append(name)
+    if found:
+        return FOUND + "\n".join(found)
     text = "no operation found wrong"
     if checked:
         text += f" (checked: {', '.join(checked)})"
