@@ -83,6 +83,17 @@ ACCUMULATE_ASSIGNS = edit("mytorch/autograd_engine.py", None, "variable.grad.dat
 MATMUL_BROKEN = edit(FUNCTIONAL, "MatMul", "grad_a = G @ B.swapaxes(-1, -2)", swap("G @", "-G @"))
 MATMUL_SAYS = "MatMul.backward: gradient for input 0 differs from finite differences at"
 
+# A recursive backward() that recurses into a constant's None node.
+BACKWARD_INTO_NONE = """
+if isinstance(grad_fn, AccumulateGrad):
+    grad_fn.apply(grad_of_outputs)
+    return
+grads = grad_fn.apply(grad_of_outputs)
+for parent, grad in zip(grad_fn.next_functions, grads):
+    if grad is not None:
+        backward(parent, grad)
+"""
+
 # name: (setup(root), problems that lose their points, {problem: texts its report must show})
 CASES = {
     # ------------------------------------------------------------ issue 14
@@ -168,6 +179,10 @@ CASES = {
         {"1.2 Autograd", "2.4 BatchNorm", "2.5 Cross Entropy"},
         {"1.2": ["AccumulateGrad.apply", "adds into an existing .grad (+=)"],
          "2.4": ["no operation found wrong", "Function.apply, backward()"]}),
+    "backward_recurses_into_a_constant": (
+        composed(overrides={("mytorch/autograd_engine.py", "backward"): BACKWARD_INTO_NONE}),
+        {"1.2 Autograd"} | PART2,
+        {"1.2": ["'NoneType' object has no attribute 'apply'", "must not call .apply on it"]}),
     "leaf_nodes_stored_in_grad_fn": (
         composed(edit("mytorch/autograd_engine.py", None, PARENT_LINE, STORE_LEAF_NODE)),
         set(), {}),

@@ -274,6 +274,24 @@ def student_traceback(exc, max_frames=8):
 
 
 # ---------------------------------------------------------------- running
+# Slips whose traceback alone does not say what to change: (exception type, text of its
+# message) -> a hint added to the report.
+HINTS = (
+    (AttributeError, "'NoneType' object has no attribute 'apply'",
+     "Hint: a constant's entry in next_functions is None (handout Appendix A.1), and constants get "
+     "no gradient (§0.1.5): backward() in mytorch/autograd_engine.py must not call .apply on it "
+     "(skip None parents, or return at once when grad_fn is None)."),
+)
+
+
+def _hint(exc):
+    """The hint of HINTS that fits ``exc``, as lines to add to its report, or ''."""
+    for kind, text, hint in HINTS:
+        if isinstance(exc, kind) and text in str(exc):
+            return "\n" + hint
+    return ""
+
+
 def run_checks(checks, context, progress=None):
     """Run every check (even after a failure) and return their reports.
 
@@ -294,7 +312,7 @@ def run_checks(checks, context, progress=None):
             reports.append({"name": name, "passed": False,
                             "message": f"your code called sys.exit({exc.code!r})\n" + student_traceback(exc)})
         except BaseException as exc:  # noqa: B902  (anything student code raises fails this check only)
-            reports.append({"name": name, "passed": False, "message": student_traceback(exc)})
+            reports.append({"name": name, "passed": False, "message": student_traceback(exc) + _hint(exc)})
         else:
             reports.append({"name": name, "passed": True, "message": ""})
     return reports
