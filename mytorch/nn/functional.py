@@ -298,7 +298,10 @@ class Sum(Function):
 
 
 class MatMul(Function):
-    """``a @ b``, as ``np.matmul``: matrices, vectors, and stacks of matrices."""
+    """``a @ b``, the matrix product: (n, k) @ (k, m) -> (n, m), what Linear needs (handout §2.1).
+
+    The reference follows ``np.matmul`` further, for vectors and stacks of matrices.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
