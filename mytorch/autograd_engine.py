@@ -208,8 +208,6 @@ class _EveryInput:
 _EVERY_INPUT = _EveryInput()
 
 
-
-
 class AccumulateGrad:
     """Graph node of a leaf tensor that requires grad: stores what reaches it.
 

@@ -670,30 +670,32 @@ def _sum_rows(a):
     return _ones(a.shape[0], a.dtype) @ a
 
 
-_ONES = {}
-_ROW_STARTS = {}
-
-
 def _row_starts(n, width):
     """The flat index of each row's first element, ``arange(n) * width``, read-only and kept."""
-    starts = _ROW_STARTS.get((n, width))
-    if starts is None:
-        if len(_ROW_STARTS) > 64:  # many shapes seen: start over rather than grow
-            _ROW_STARTS.clear()
-        starts = _ROW_STARTS[n, width] = np.arange(n, dtype=np.intp) * width
-        starts.flags.writeable = False
-    return starts
+    return _kept(_ROW_STARTS, _arange_times, n, width)
 
 
 def _ones(n, dtype):
     """A read-only vector of ``n`` ones, kept: every training step needs the same few."""
-    ones = _ONES.get((n, dtype))
-    if ones is None:
-        if len(_ONES) > 64:  # many batch sizes seen: start over rather than grow
-            _ONES.clear()
-        ones = _ONES[n, dtype] = np.ones(n, dtype)
-        ones.flags.writeable = False
-    return ones
+    return _kept(_ONES, np.ones, n, dtype)
+
+
+def _arange_times(n, width):
+    return np.arange(n, dtype=np.intp) * width
+
+
+_ONES, _ROW_STARTS = {}, {}
+
+
+def _kept(table, make, *args):
+    """``make(*args)``, made once per ``args`` and kept read-only in ``table``: every step needs the same few."""
+    array = table.get(args)
+    if array is None:
+        if len(table) > 64:  # many shapes seen: start over rather than grow
+            table.clear()
+        array = table[args] = make(*args)
+        array.flags.writeable = False
+    return array
 # END REFERENCE ONLY
 
 
