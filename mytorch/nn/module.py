@@ -63,7 +63,7 @@ class Module:
         into each submodule where it stands, so the order is the same on
         every run. Returns a list (PyTorch returns an iterator; both iterate).
         """
-        return [item for item in _walk(self, (Module, Tensor)) if isinstance(item, Tensor) and item.is_parameter]
+        return [t for _, t in self.named_parameters()]
 
     # ------------------------------------ state: buffers, state_dict, zero_grad
     # Attributes whose names state_dict() leaves out of its keys: Sequential
