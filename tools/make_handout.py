@@ -333,31 +333,41 @@ def _todo_lines(lines, begin, end, indent, is_todo):
     return tuple(todo), None
 
 
+def marked_blocks(text, begin, end):
+    """(blocks, problems): the (first, last) 1-based lines of each ``begin`` ... ``end`` block of
+    whole-line markers, and (line, what is wrong) for unpaired or nested markers."""
+    blocks, problems, start = [], [], None
+    for n, line in enumerate(text.splitlines(), 1):
+        marker = line.strip()
+        if marker == begin:
+            if start is not None:
+                problems.append((n, f"{begin!r} inside the block opened at line {start} (these blocks cannot nest)"))
+            else:
+                start = n
+        elif marker == end:
+            if start is None:
+                problems.append((n, f"{end!r} without a {begin!r} before it"))
+            else:
+                blocks.append((start, n))
+                start = None
+    if start is not None:
+        problems.append((start, f"{begin!r} is never closed by {end!r}"))
+    return blocks, problems
+
+
 def reference_only_blocks(text, path, errors):
     """(first, last) 1-based marker lines of each REF_BEGIN ... REF_END block; problems go to ``errors``."""
-    blocks, start = [], None
+    blocks, problems = marked_blocks(text, REF_BEGIN, REF_END)
+    inside = {n: b for b, e in blocks for n in range(b + 1, e)}
     for n, line in enumerate(text.splitlines(), 1):
         marker = line.strip()
         if marker.lstrip("#").strip().upper().startswith(("BEGIN REFERENCE", "END REFERENCE")) \
                 and marker not in (REF_BEGIN, REF_END):
-            errors.append(f"{path}:{n}: malformed marker {marker!r}; write exactly {REF_BEGIN!r} or {REF_END!r}")
-        elif marker == REF_BEGIN:
-            if start is not None:
-                errors.append(f"{path}:{n}: {REF_BEGIN!r} inside the block opened at line {start} "
-                              "(reference-only blocks cannot nest)")
-            else:
-                start = n
-        elif marker == REF_END:
-            if start is None:
-                errors.append(f"{path}:{n}: {REF_END!r} without a {REF_BEGIN!r} before it")
-            else:
-                blocks.append((start, n))
-                start = None
-        elif start is not None and marker in (BEGIN, BEGIN_TODO, END):
-            errors.append(f"{path}:{n}: solution marker inside the reference-only block opened at line "
-                          f"{start}; that block never reaches the kit, so it needs no solution region")
-    if start is not None:
-        errors.append(f"{path}:{start}: {REF_BEGIN!r} is never closed by {REF_END!r}")
+            problems.append((n, f"malformed marker {marker!r}; write exactly {REF_BEGIN!r} or {REF_END!r}"))
+        elif n in inside and marker in (BEGIN, BEGIN_TODO, END):
+            problems.append((n, f"solution marker inside the reference-only block opened at line {inside[n]}; "
+                                "that block never reaches the kit, so it needs no solution region"))
+    errors += [f"{path}:{n}: {what}" for n, what in sorted(problems)]
     return blocks
 
 
@@ -499,22 +509,11 @@ def plan(root):
 
 def strip_reference_only(text, rel):
     """``text`` (Markdown) without its DOC_BEGIN ... DOC_END blocks, marker lines included."""
-    kept, start = [], None
-    for n, line in enumerate(text.splitlines(keepends=True), 1):
-        marker = line.strip()
-        if marker == DOC_BEGIN:
-            if start is not None:
-                raise HandoutError(f"{rel}:{n}: {DOC_BEGIN} inside the block opened at line {start}")
-            start = n
-        elif marker == DOC_END:
-            if start is None:
-                raise HandoutError(f"{rel}:{n}: {DOC_END} without a {DOC_BEGIN} before it")
-            start = None
-        elif start is None:
-            kept.append(line)
-    if start is not None:
-        raise HandoutError(f"{rel}:{start}: {DOC_BEGIN} is never closed by {DOC_END}")
-    return "".join(kept)
+    blocks, problems = marked_blocks(text, DOC_BEGIN, DOC_END)
+    if problems:
+        raise HandoutError("\n".join(f"{rel}:{n}: {what}" for n, what in sorted(problems)))
+    cut = {n for b, e in blocks for n in range(b, e + 1)}
+    return "".join(line for n, line in enumerate(text.splitlines(keepends=True), 1) if n not in cut)
 
 
 def _markers_outside_python(root, rel):
