@@ -19,7 +19,6 @@ build if a file it would ship opens a solution region (the marker
 tools/make_handout.py cuts).
 """
 import argparse
-import fnmatch
 import importlib.util
 import io
 import os
@@ -87,26 +86,23 @@ exec "$PYTHON" "$ROOT/source/autograder/hw1_autograder/grade_submission.py" grad
 """
 
 
-def _never_shipped():
-    """The patterns of the grader's never_shipped.txt (read as submission.py reads it)."""
+def _submission_module():
+    """The grader's submission.py, which reads never_shipped.txt and matches paths against it."""
     spec = importlib.util.spec_from_file_location("hw1_submission", ROOT / GRADER / "submission.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.NEVER_SHIPPED
-
-
-def _matches(name, patterns):
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+    return module
 
 
 def grader_files(root=ROOT):
     """The autograder's files to ship, as sorted "/"-separated paths relative to ``root``."""
     files = []
-    skipped = _never_shipped() + ("*.png",)  # plots are the student's, not the grader's
+    submission = _submission_module()
+    skipped = submission.NEVER_SHIPPED + ("*.png",)  # plots are the student's, not the grader's
     for folder, dirs, names in os.walk(root / GRADER):
-        dirs[:] = sorted(d for d in dirs if not _matches(d, skipped))
+        dirs[:] = sorted(d for d in dirs if not submission.never_shipped([d], skipped))
         for name in names:
-            if not _matches(name, skipped):
+            if not submission.never_shipped([name], skipped):
                 files.append((Path(folder) / name).relative_to(root).as_posix())
     files.sort()
     for path in files:
