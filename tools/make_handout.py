@@ -83,6 +83,8 @@ DROPPED = (
     "tools/",   # staff only: this tool, the model student solution, the grader packager
     "bench/",   # the reference's speed benchmarks
     "CONTRIBUTING.md",  # how to extend the reference: its tests, tools and solution regions
+    # The HW1 bonus (issue 22): its own kit will ship these; HW1P1's never does.
+    "mytorch/optim/adam.py", "mytorch/nn/dropout.py", "autograder/hw1b_autograder/",
 )
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the
