@@ -97,20 +97,32 @@ def test_attributes_and_parameter_flags():
     assert layer.parameters() == [layer.weight, layer.bias]
 
 
-def test_init_is_uniform_within_torch_bound_and_seeded_by_np_random():
+def test_init_follows_the_course_contract_draw_by_draw():
+    # One np.random.rand(out, in) for the weight, then one np.random.rand(out)
+    # for the bias, each mapped to (u - 0.5) / in; nothing else draws.
     np.random.seed(7)
     layer = nn.Linear(16, 500)
-    bound = 1 / np.sqrt(16)
-    for p in (layer.weight, layer.bias):
-        assert np.all(np.abs(p.data) <= bound)
-        assert p.data.max() > 0.9 * bound and p.data.min() < -0.9 * bound  # fills the range
-    # weight first, then bias, from the global NumPy generator
+    after = np.random.rand()
     np.random.seed(7)
-    w = np.random.uniform(-bound, bound, (500, 16))
-    b = np.random.uniform(-bound, bound, 500)
+    w = (np.random.rand(500, 16) - 0.5) / 16
+    b = (np.random.rand(500) - 0.5) / 16
     assert np.array_equal(layer.weight.data, w) and np.array_equal(layer.bias.data, b)
+    assert np.random.rand() == after  # the layer drew exactly those two arrays
+    for p in (layer.weight, layer.bias):
+        assert type(p.data) is np.ndarray and p.dtype == np.float64
+        assert np.all(np.abs(p.data) <= 0.5 / 16)
+        assert p.data.max() > 0.45 / 16 and p.data.min() < -0.45 / 16  # fills the range
     np.random.seed(7)
     assert np.array_equal(nn.Linear(16, 500).weight.data, w)
+
+
+def test_init_without_bias_draws_the_weight_only():
+    np.random.seed(3)
+    layer = nn.Linear(4, 3, bias=False)
+    after = np.random.rand()
+    np.random.seed(3)
+    assert np.array_equal(layer.weight.data, (np.random.rand(3, 4) - 0.5) / 4)
+    assert np.random.rand() == after
 
 
 def test_float32_stays_float32(rng):

@@ -24,9 +24,13 @@ class Linear(Module):
         weight: parameter of shape (out_features, in_features).
         bias: parameter of shape (out_features,), or None.
 
-    Both start uniform in ``[-1/sqrt(in_features), 1/sqrt(in_features)]``,
-    PyTorch's default, drawn from ``np.random`` (weight first, then bias), so
-    ``np.random.seed`` makes a model reproducible.
+    Both start uniform in ``[-0.5/in_features, 0.5/in_features)``, the
+    course's initialisation (its graders save expected outputs with a fixed
+    seed, so the draws are part of the contract): one ``np.random.rand(out,
+    in)`` call for the weight, then one ``np.random.rand(out)`` for the bias,
+    each mapped to ``(u - 0.5) / in_features``. Nothing else draws, so
+    ``np.random.seed`` makes a model reproducible. (PyTorch draws from
+    ``[-1/sqrt(in), 1/sqrt(in)]`` with its own generator.)
 
     Shapes: input (batch, in_features) -> output (batch, out_features) (handout
     §2.1, what the autograder checks). With a MatMul that follows
@@ -41,12 +45,11 @@ class Linear(Module):
         check_size("Linear", "out_features", out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        bound = 1 / np.sqrt(self.in_features)
-        self.weight = Tensor(np.random.uniform(-bound, bound, (self.out_features, self.in_features)),
-                             requires_grad=True, is_parameter=True)
+        weight = (np.random.rand(self.out_features, self.in_features) - 0.5) / self.in_features
+        self.weight = Tensor(weight, requires_grad=True, is_parameter=True)
         self.bias = None
         if bias:
-            self.bias = Tensor(np.random.uniform(-bound, bound, self.out_features),
+            self.bias = Tensor((np.random.rand(self.out_features) - 0.5) / self.in_features,
                                requires_grad=True, is_parameter=True)
 
     def forward(self, x):
