@@ -45,8 +45,9 @@ AREAS = {
     "engine": ("test_engine", "test_stale_graph", "test_inplace", "test_memory", "test_grad_storage",
                "test_saved_output"),                                                   # Part 1.2, autograd
     "nn": ("test_nn_activations", "test_nn_batchnorm", "test_nn_composed", "test_nn_linear", "test_nn_loss",
-           "test_nn_module", "test_module_state", "test_training_parity"),            # Part 2.1-2.5, layers
-    "optim": ("test_optim_sgd",),                                                     # Part 2.3/2.6, SGD
+           "test_nn_module", "test_module_state", "test_training_parity",
+           "test_nn_dropout", "test_course_contract"),                                 # Part 2.1-2.5, layers; HW1 bonus
+    "optim": ("test_optim_sgd", "test_optim_adam"),                                   # 2.3/2.6 SGD; HW1 bonus Adam
     "mnist": ("test_mnist", "test_data_prepare"),                                     # Part 3, MNIST
     "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
     "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference",
