@@ -612,3 +612,10 @@ _getrefcount = sys.getrefcount  # one global lookup, not two: AccumulateGrad.app
 _UNSHARED_REFS = (0, 0, 0)
 _UNSHARED_REFS = _count_unshared_refs()
 # END REFERENCE ONLY
+
+
+# What `from <this module> import *` gives (the course's graders star-import
+# it after binding names of their own, such as nn and F): the classes and
+# functions defined here, never the modules or names this file imports.
+__all__ = [_name for _name, _value in list(globals().items())
+           if not _name.startswith("_") and getattr(_value, "__module__", None) == __name__]

@@ -2,6 +2,9 @@
 from mytorch.nn import functional as F
 from mytorch.nn.module import Module
 
+# Star-imported by the course's graders: export the layers only, not F.
+__all__ = ["ReLU", "Sigmoid", "Tanh"]
+
 
 class ReLU(Module):
     """``max(x, 0)`` elementwise."""
