@@ -50,7 +50,7 @@ AREAS = {
     "optim": ("test_optim_sgd", "test_optim_adam"),                                   # 2.3/2.6 SGD; HW1 bonus Adam
     "mnist": ("test_mnist", "test_data_prepare"),                                     # Part 3, MNIST
     "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
-    "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference",
+    "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference", "test_grader_bonus",
                "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped"),
     "kit": ("test_kit", "test_make_handout"),                                         # the student kit
 }
