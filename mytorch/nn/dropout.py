@@ -40,7 +40,7 @@ class DropoutFunction(Function):
         # Scaling the mask first, then one product, as PyTorch does; p == 1
         # drops everything (the mask is all zeros and no scale is needed).
         scale = 1.0 / (1.0 - p) if p < 1 else 0.0
-        ctx.scaled_mask = mask.astype(dtype) * dtype.type(scale)
+        ctx.scaled_mask = np.multiply(mask, scale, dtype=dtype)
         return Tensor(x.data * ctx.scaled_mask)
         # END SOLUTION
 
