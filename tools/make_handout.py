@@ -83,6 +83,8 @@ DROPPED = (
     "tools/",   # staff only: this tool, the model student solution, the grader packager
     "bench/",   # the reference's speed benchmarks
     "CONTRIBUTING.md",  # how to extend the reference: its tests, tools and solution regions
+    # HW2P1 (course/CONTRACT.md): not part of the HW1P1 kit; a kit per homework comes with issue 23.
+    "mytorch/nn/conv.py", "hw2/", "autograder/hw2p1_autograder/",
 )
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the
