@@ -45,13 +45,14 @@ class Conv1dFunction(Function):
         # BEGIN SOLUTION
         n, channels, width = x.shape
         out_channels, _, kernel = weight.shape
+        positions = conv1d_output_size(width, kernel, stride)
         # Every window at once (no loop over samples or positions): a view of x
         # of shape (N, C_in, W_out, K) whose [n, c, j, k] is x[n, c, j*stride + k].
         windows = sliding_window_view(x.data, kernel, axis=2)[:, :, ::stride]
         # As one matrix per sample, its rows (c, k) matching the flattened
         # filters and its columns the positions j ("im2col"): (N, C_in*K, W_out).
         # The copy makes it contiguous, so that the products below run in BLAS.
-        columns = windows.transpose(0, 1, 3, 2).reshape(n, channels * kernel, -1)
+        columns = windows.transpose(0, 1, 3, 2).reshape(n, channels * kernel, positions)
         filters = weight.data.reshape(out_channels, channels * kernel)
         out = filters @ columns                    # (C_out, C_in*K) @ (N, C_in*K, W_out)
         out += bias.data[:, None]
