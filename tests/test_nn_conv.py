@@ -1,4 +1,6 @@
 """Conv1d and Flatten (HW2P1, course/CONTRACT.md): parity with PyTorch, the contract, errors."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -207,3 +209,30 @@ def test_bad_inputs_are_refused_clearly(make, x, message):
 def test_bad_sizes_are_refused(args, name):
     with pytest.raises(ValueError, match=f"Conv1d: {name} must be a positive integer"):
         nn.Conv1d(*args)
+
+
+def _lines_run_in_conv(batch, width, kernel=3):
+    """How many lines of mytorch/nn/conv.py run for one forward + backward (sys.settrace)."""
+    layer = nn.Conv1d(2, 3, kernel, 2)
+    x = Tensor(np.ones((batch, 2, width)), requires_grad=True)
+    count = [0]
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename == conv.__file__:
+            if event == "line":
+                count[0] += 1
+            return tracer
+        return None
+
+    sys.settrace(tracer)
+    try:
+        layer(x).backward()
+    finally:
+        sys.settrace(None)
+    return count[0]
+
+
+def test_no_python_loop_over_the_batch_or_the_positions():
+    # The contract: vectorised. The lines run do not grow with the batch or the width (only with the kernel).
+    assert _lines_run_in_conv(1, 9) == _lines_run_in_conv(64, 9) == _lines_run_in_conv(64, 301)
+    assert _lines_run_in_conv(1, 9, kernel=5) > _lines_run_in_conv(1, 9, kernel=3)
