@@ -234,3 +234,50 @@ def test_the_kits_stubs_fail_every_problem():
         results = run_problem(problem, student_with(stubs))
         assert all(message for _, message in results), (problem.name, results)
         assert all("NotImplementedError" in message for _, message in results), results
+
+
+# ---------------------------------------------------------------- untrusted observations
+def _paths(value, path=()):
+    """Every position in an observation tree (dict keys and list indices), the root's children first."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, child in items:
+        found.append(path + (key,))
+        found += _paths(child, path + (key,))
+    return found
+
+
+def _replaced(tree, path, junk):
+    if not path:
+        return junk
+    copy = dict(tree) if isinstance(tree, dict) else list(tree)
+    copy[path[0]] = _replaced(tree[path[0]], path[1:], junk)
+    return copy
+
+
+JUNK = (None, "junk", 3, [], {}, np.zeros(2), np.array(["a"]), {"type": "Tensor", "data": np.zeros((1, 1))})
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.id)
+def test_judges_treat_observations_as_untrusted(problem):
+    # Any observation replaced by junk gives a CheckFailure (or, where the judge does not read it, a pass),
+    # never another exception from the parent.
+    pick = np.random.default_rng(7)
+    for check in checks_of(problem):
+        inp = as_data(check.inputs(np.random.default_rng(0)), "inputs")
+        obs = as_data(check.probe(as_data(inp), student_with()), "obs")
+        paths = _paths(obs)
+        for i in pick.choice(len(paths), size=min(12, len(paths)), replace=False):
+            for junk in JUNK:
+                try:
+                    check.judge(inp, _replaced(obs, paths[i], junk))
+                except G.observe.CheckFailure:
+                    pass
+        for junk in JUNK + ({"error": "junk"}, {"error": {"step": 1}}):
+            with pytest.raises(G.observe.CheckFailure):
+                check.judge(inp, junk)

@@ -8,7 +8,7 @@ parameter is compared with reference.CNN, a NumPy twin trained the same way.
 import numpy as np
 
 import reference as ref
-from observe import Check, CheckFailure, Steps, array, assert_close, grad, item, judge, tensor
+from observe import Check, CheckFailure, Steps, array, assert_close, grad, item, judge, shown, strings, tensor
 
 CNN_FILE = "hw2/hw2.py"
 LAYERS = [("Conv1d", (24, 56, 5, 1)), ("Tanh", None), ("Conv1d", (56, 28, 6, 2)), ("ReLU", None),
@@ -90,9 +90,9 @@ def probe_cnn(inp, student):
 
 def _check_structure(obs):
     kinds = item(obs, "kinds", "the CNN's layers")
-    if kinds != KINDS:
-        raise CheckFailure(f"cnn.layers: expected a Sequential of these 8 modules in order, {KINDS}; got {kinds}; "
-                           f"{FIX}")
+    if strings(kinds) != KINDS:
+        raise CheckFailure(f"cnn.layers: expected a Sequential of these 8 modules in order, {KINDS}; got "
+                           f"{shown(kinds)}; {FIX}")
     for k, i in enumerate(PARAMETER_LAYERS):
         for slot, shape, attr in zip((0, 1), _shapes(i), ("weight", "bias")):
             what = f"cnn.layers[{i}] ({_name(i)}).{attr}"
@@ -100,11 +100,12 @@ def _check_structure(obs):
             if got.shape != shape:
                 raise CheckFailure(f"{what}: expected shape {shape}, got {got.shape}; {FIX}")
     order = item(obs, "parameters", "cnn.parameters()")
-    if not isinstance(order, list) or sorted(order) != list(range(2 * len(PARAMETER_LAYERS))):
+    if not isinstance(order, list) or not all(type(k) is int for k in order):
+        raise CheckFailure(f"cnn.parameters(): the observation is not readable ({shown(order)})")
+    if sorted(order) != list(range(2 * len(PARAMETER_LAYERS))):
         raise CheckFailure("cnn.parameters(): expected the 8 parameters of the CNN's layers, each once (weight "
-                           "and bias of the three Conv1d layers and of the Linear layer), got "
-                           f"{len(order) if isinstance(order, list) else order} tensors matching "
-                           f"{sorted(k for k in order if k >= 0) if isinstance(order, list) else '?'}")
+                           f"and bias of the three Conv1d layers and of the Linear layer), got {len(order)} tensors, "
+                           f"{len([k for k in order if k >= 0])} of them the layers' parameters")
 
 
 @judge(FIX)

@@ -113,22 +113,38 @@ def judge(fix):
 def _raise_error(obs, fix):
     error = obs.get("error")
     if error is not None:
-        step = error.get("step", "?") if isinstance(error, dict) else "?"
-        text = error.get("text", "?") if isinstance(error, dict) else str(error)
+        step = error.get("step") if isinstance(error, dict) else None
+        text = error.get("text") if isinstance(error, dict) else None
+        step = step if isinstance(step, str) else "a student call"
+        text = text if isinstance(text, str) else shown(error)
         raise CheckFailure(f"{step} raised {text}" + (f"; {fix}" if fix else ""))
+
+
+def shown(value, limit=200):
+    """A short repr of an untrusted observation, for a message."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def strings(value):
+    """``value`` if it is a list of str (such as observed type names), else None."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
 
 
 def array(what, observed, shape=None, tensor_needed=True):
     """The float64 values of an observed Tensor, after checking it is one, with an ndarray (of ``shape``, if given)."""
     if observed is None:
-        raise CheckFailure(f"{what}: expected a Tensor of shape {shape}, got None")
+        raise CheckFailure(f"{what}: expected a Tensor" + (f" of shape {tuple(shape)}" if shape else "") + ", got None")
     if not isinstance(observed, dict) or "data" not in observed:
         raise CheckFailure(f"{what}: the observation is not readable")
-    if tensor_needed and observed.get("type") != "Tensor":
-        raise CheckFailure(f"{what}: expected a Tensor, got a {observed.get('type')}")
+    if tensor_needed and strings([observed.get("type")]) != ["Tensor"]:
+        raise CheckFailure(f"{what}: expected a Tensor, got a {shown(observed.get('type'))}")
     data = observed["data"]
-    if not isinstance(data, np.ndarray):
-        raise CheckFailure(f"{what}: expected .data to be a numeric np.ndarray, got a {observed.get('data_type')}")
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "biuf":
+        raise CheckFailure(f"{what}: expected .data to be a numeric np.ndarray, got a "
+                           f"{shown(observed.get('data_type'))}")
     if shape is not None and data.shape != tuple(shape):
         raise CheckFailure(f"{what}: expected shape {tuple(shape)}, got {data.shape}")
     return data.astype(np.float64)

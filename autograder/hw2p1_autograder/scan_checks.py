@@ -9,7 +9,7 @@ block several times on its diagonal and NaN elsewhere.
 import numpy as np
 
 import reference as ref
-from observe import Check, CheckFailure, Steps, array, assert_close, item, judge, tensor
+from observe import Check, CheckFailure, Steps, array, assert_close, item, judge, shown, strings, tensor
 
 SCAN_FILE = "hw2/mlp_scan.py"
 LAYER_KINDS = ["Conv1d", "ReLU", "Conv1d", "ReLU", "Conv1d", "Flatten"]
@@ -90,10 +90,13 @@ def _as_convolutions(inp, time_major):
 def judge_scan(inp, obs):
     name, fix = inp["model"], _fix(inp["model"])
     layers = item(obs, "layers", f"{name}.layers")
-    if layers != LAYER_KINDS:
-        raise CheckFailure(f"{name}.layers: expected a list of the layers in order, {LAYER_KINDS}; got {layers}")
+    if strings(layers) != LAYER_KINDS:
+        raise CheckFailure(f"{name}.layers: expected a list of the layers in order, {LAYER_KINDS}; got "
+                           f"{shown(layers)}")
     specs = MODELS[name][0]
-    for i, (spec, observed) in enumerate(zip(specs, item(obs, "filters", "the Conv1d weights"))):
+    filters = item(obs, "filters", "the Conv1d weights")
+    for i, spec in enumerate(specs):
+        observed = item(filters, i, f"the weight of Conv1d layer {i + 1}")
         c_in, c_out, kernel, _ = spec
         what = f"{name}: the weight of Conv1d{spec} (Conv1d layer {i + 1}) after init_weights"
         got = array(what, observed)
