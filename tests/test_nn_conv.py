@@ -3,6 +3,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mytorch import Tensor, nn, optim
 from mytorch.nn import conv
@@ -62,6 +64,30 @@ def test_conv1d_matches_the_definition_without_torch(rng):
         layer = nn.Conv1d(c_in, c_out, kernel, stride)
         x = rng.normal(size=(batch, c_in, width))
         close(layer(Tensor(x)), numpy_conv(x, layer.weight.data, layer.bias.data, stride))
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.integers(1, 3), c_in=st.integers(1, 4), c_out=st.integers(1, 4), kernel=st.integers(1, 5),
+       stride=st.integers(1, 6), extra=st.integers(0, 12), seed=st.integers(0, 2 ** 16))
+def test_conv1d_forward_and_gradients_match_the_definition_for_any_sizes(batch, c_in, c_out, kernel, stride,
+                                                                         extra, seed):
+    rng = np.random.default_rng(seed)
+    layer = nn.Conv1d(c_in, c_out, kernel, stride)
+    x_np = rng.normal(size=(batch, c_in, kernel + extra))
+    x = Tensor(x_np, requires_grad=True)
+    out = layer(x)
+    close(out, numpy_conv(x_np, layer.weight.data, layer.bias.data, stride))
+    g = rng.normal(size=out.shape)
+    out.backward(Tensor(g))
+    # Each output is linear in x, W and b: its gradients, one position at a time.
+    grad_x, grad_w = np.zeros_like(x_np), np.zeros_like(layer.weight.data)
+    for j in range(out.shape[2]):
+        window = slice(j * stride, j * stride + kernel)
+        grad_x[:, :, window] += np.einsum("no,ock->nck", g[:, :, j], layer.weight.data)
+        grad_w += np.einsum("no,nck->ock", g[:, :, j], x_np[:, :, window])
+    close(x.grad, grad_x)
+    close(layer.weight.grad, grad_w)
+    close(layer.bias.grad, g.sum(axis=(0, 2)))
 
 
 @pytest.mark.parametrize("stride", [1, 2, 3])
