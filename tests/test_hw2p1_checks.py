@@ -281,3 +281,13 @@ def test_judges_treat_observations_as_untrusted(problem):
         for junk in JUNK + ({"error": "junk"}, {"error": {"step": 1}}):
             with pytest.raises(G.observe.CheckFailure):
                 check.judge(inp, junk)
+
+
+def test_data_must_be_exactly_an_ndarray():
+    observed = {"type": "Tensor", "data_type": "matrix", "data": np.zeros((2, 2))}
+    with pytest.raises(G.observe.CheckFailure, match="exactly an np.ndarray .* got a 'matrix'"):
+        G.observe.array("out", observed)
+    observed = {"type": "Tensor", "data_type": "float64", "data": None}
+    with pytest.raises(G.observe.CheckFailure, match="numeric np.ndarray, got a 'float64'"):
+        G.observe.array("loss", observed)
+    assert G.observe.tensor(np.float64(1.0))["data"] is None   # the child side: only arrays are copied

@@ -145,6 +145,9 @@ def array(what, observed, shape=None, tensor_needed=True):
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "biuf":
         raise CheckFailure(f"{what}: expected .data to be a numeric np.ndarray, got a "
                            f"{shown(observed.get('data_type'))}")
+    if strings([observed.get("data_type")]) != ["ndarray"]:  # graders check the exact type
+        raise CheckFailure(f"{what}: expected .data to be exactly an np.ndarray (graders check the type), got a "
+                           f"{shown(observed.get('data_type'))}")
     if shape is not None and data.shape != tuple(shape):
         raise CheckFailure(f"{what}: expected shape {tuple(shape)}, got {data.shape}")
     return data.astype(np.float64)
