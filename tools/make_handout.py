@@ -85,6 +85,8 @@ DROPPED = (
     "CONTRIBUTING.md",  # how to extend the reference: its tests, tools and solution regions
     # The HW1 bonus (issue 22): its own kit will ship these; HW1P1's never does.
     "mytorch/optim/adam.py", "mytorch/nn/dropout.py", "autograder/hw1b_autograder/",
+    # HW2P1 (course/CONTRACT.md): not part of the HW1P1 kit; a kit per homework comes with issue 23.
+    "mytorch/nn/conv.py", "hw2/", "autograder/hw2p1_autograder/",
 )
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the

@@ -14,4 +14,10 @@ __all__ = ["functional", "Module", "Sequential", "Linear", "ReLU", "Sigmoid", "T
 from mytorch.nn.dropout import Dropout  # noqa: E402
 
 __all__ += ["Dropout"]
+
+# HW2P1's layers (course/CONTRACT.md; graders import them from mytorch.nn.conv).
+# Reference-only here because the HW1P1 kit ships no conv.py.
+from mytorch.nn.conv import Conv1d, Flatten  # noqa: E402
+
+__all__ += ["Conv1d", "Flatten"]
 # END REFERENCE ONLY
