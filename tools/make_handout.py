@@ -83,6 +83,8 @@ DROPPED = (
     "tools/",   # staff only: this tool, the model student solution, the grader packager
     "bench/",   # the reference's speed benchmarks
     "CONTRIBUTING.md",  # how to extend the reference: its tests, tools and solution regions
+    # HW3P1's files (course contract): not part of the HW1P1 kit
+    "mytorch/nn/util.py", "mytorch/nn/rnn.py", "mytorch/nn/gru.py", "autograder/hw3p1_autograder/",
 )
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the
