@@ -41,16 +41,19 @@ def rng():
 # (collection fails otherwise, so no test ends up in no group).
 AREAS = {
     "ops": ("test_ops_parity", "test_tensor", "test_compare_numpy", "test_dtypes", "test_indexing",
-            "test_max_min", "test_errors", "test_habits_misc", "test_imports"),      # Part 1.1, operations
+            "test_max_min", "test_errors", "test_habits_misc", "test_imports",
+            "test_cat_unsqueeze"),      # Part 1.1, operations
     "engine": ("test_engine", "test_stale_graph", "test_inplace", "test_memory", "test_grad_storage",
                "test_saved_output"),                                                   # Part 1.2, autograd
     "nn": ("test_nn_activations", "test_nn_batchnorm", "test_nn_composed", "test_nn_linear", "test_nn_loss",
-           "test_nn_module", "test_module_state", "test_training_parity"),            # Part 2.1-2.5, layers
+           "test_nn_module", "test_module_state", "test_training_parity",
+           "test_nn_rnn"),            # Part 2.1-2.5, layers
     "optim": ("test_optim_sgd",),                                                     # Part 2.3/2.6, SGD
     "mnist": ("test_mnist", "test_data_prepare"),                                     # Part 3, MNIST
     "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
     "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference",
-               "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped"),
+               "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped",
+               "test_grader_hw3p1"),
     "kit": ("test_kit", "test_make_handout"),                                         # the student kit
 }
 _AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}

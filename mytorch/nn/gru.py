@@ -1,7 +1,10 @@
 """The GRU (HW3P1): one gated recurrent step, and the same step run over a packed batch."""
+import numpy as np
+
 from mytorch.nn import functional as F
 from mytorch.nn.module import Module, check_size
 from mytorch.nn.rnn import TimeIterator, check_step_input, uniform_parameter
+from mytorch.tensor import Tensor
 
 __all__ = ["GRUUnit", "GRU"]
 
@@ -50,11 +53,8 @@ class GRUUnit(Module):
         def linear(v, weight, bias):
             return F.LinearFunction.apply(v, weight, bias)
 
-        if h is None:  # h = 0: every hidden projection is its bias alone, and h' = (1 - z) * n
-            r = F.sigmoid(linear(x, self.weight_ir, self.bias_ir) + self.bias_hr)
-            z = F.sigmoid(linear(x, self.weight_iz, self.bias_iz) + self.bias_hz)
-            n = F.tanh(linear(x, self.weight_in, self.bias_in) + r * self.bias_hn)
-            return (1 - z) * n
+        if h is None:  # zeros, multiplied in: the h-side weights get their (zero) gradients, as in PyTorch
+            h = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=self.weight_hr.data.dtype))
         r = F.sigmoid(linear(x, self.weight_ir, self.bias_ir) + linear(h, self.weight_hr, self.bias_hr))
         z = F.sigmoid(linear(x, self.weight_iz, self.bias_iz) + linear(h, self.weight_hz, self.bias_hz))
         n = F.tanh(linear(x, self.weight_in, self.bias_in) + r * linear(h, self.weight_hn, self.bias_hn))

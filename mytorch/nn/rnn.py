@@ -69,11 +69,10 @@ class RNNUnit(Module):
         """x (batch, input_size), h (batch, hidden_size) or None (zeros) -> h' (batch, hidden_size)."""
         check_step_input(self, x, h)
         # BEGIN SOLUTION
-        pre = F.LinearFunction.apply(x, self.weight_ih, self.bias_ih)
-        if h is None:  # h = 0: its product vanishes, the bias b_hh stays (and gets its gradient)
-            pre = pre + self.bias_hh
-        else:
-            pre = pre + F.LinearFunction.apply(h, self.weight_hh, self.bias_hh)
+        if h is None:  # zeros, multiplied in: weight_hh gets its (zero) gradient, as in PyTorch
+            h = Tensor(np.zeros((x.shape[0], self.hidden_size), dtype=self.weight_hh.data.dtype))
+        pre = F.LinearFunction.apply(x, self.weight_ih, self.bias_ih) + F.LinearFunction.apply(
+            h, self.weight_hh, self.bias_hh)
         return F.tanh(pre) if self.nonlinearity == "tanh" else F.relu(pre)
         # END SOLUTION
 
