@@ -1,6 +1,8 @@
 """HW3P1's packed sequences, RNN and GRU against PyTorch (float64 values and gradients)."""
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mytorch import Tensor
 from mytorch.nn import util
@@ -44,6 +46,19 @@ def test_pack_sequence_matches_torch(torch, rng, case):
     (tpacked.data * torch.from_numpy(g)).sum().backward()
     for x, tx in zip(ours, theirs):
         close(x.grad, tx.grad, rtol=0, atol=0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lengths=st.lists(st.integers(1, 6), min_size=1, max_size=6))
+def test_pack_then_unpack_match_torch_for_any_lengths(torch, lengths):
+    arrays = [np.arange(n * 2, dtype=float).reshape(n, 2) + 100 * i for i, n in enumerate(lengths)]
+    packed = pack_sequence([Tensor(a) for a in arrays])
+    tpacked = torch.nn.utils.rnn.pack_sequence([torch.from_numpy(a) for a in arrays], enforce_sorted=False)
+    close(packed.data, tpacked.data, rtol=0, atol=0)
+    np.testing.assert_array_equal(packed.sorted_indices, tpacked.sorted_indices.numpy())
+    np.testing.assert_array_equal(packed.batch_sizes, tpacked.batch_sizes.numpy())
+    for seq, a in zip(unpack_sequence(packed), arrays):
+        close(seq, a, rtol=0, atol=0)
 
 
 def test_pack_sequence_sorts_ties_stably():
