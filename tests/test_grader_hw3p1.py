@@ -136,6 +136,28 @@ def unstable_pack(sequences):
     return _pack_with_order(sequences, np.lexsort((-np.arange(len(lengths)), -lengths)))
 
 
+def sequence_major_pack(sequences):
+    packed = unstable_pack(sequences)
+    order = np.argsort(-np.array([s.shape[0] for s in sequences]), kind="stable")
+    return mt_util.PackedSequence(mt_tensor.cat([sequences[i] for i in order], 0), order, packed.batch_sizes)
+
+
+def not_written(name):
+    def stub(*args, **kwargs):
+        raise NotImplementedError(f"{name}: your code here")
+    return stub
+
+
+def gru_update_swapped(self, x, h=None):
+    if h is None:
+        h = mt_tensor.Tensor(np.zeros((x.shape[0], self.hidden_size)))
+    lin = F.LinearFunction.apply
+    r = F.sigmoid(lin(x, self.weight_ir, self.bias_ir) + lin(h, self.weight_hr, self.bias_hr))
+    z = F.sigmoid(lin(x, self.weight_iz, self.bias_iz) + lin(h, self.weight_hz, self.bias_hz))
+    n = F.tanh(lin(x, self.weight_in, self.bias_in) + r * lin(h, self.weight_hn, self.bias_hn))
+    return z * n + (1 - z) * h
+
+
 def h_final_in_original_order(forward):
     def mutant(self, packed, hidden=None):
         out, h_final = forward(self, packed, hidden)
@@ -180,7 +202,13 @@ def unsqueeze_always_at_axis_0(self, dim=0):
 MUTATIONS = {
     # name: (target, attribute, replacement factory, failing problems, words of the first problem's message)
     "sorted_indices not stable on ties": (mt_util, "pack_sequence", lambda old: unstable_pack,
-                                          {"2.6", "2.7", "3.1", "3.2", "4.3"}, ["not stably on ties", "stable sort"]),
+                                          {"2.6", "2.7"}, ["not stably on ties", "stable sort"]),
+    "pack data sequence-major": (mt_util, "pack_sequence", lambda old: sequence_major_pack,
+                                 {"2.6", "2.7"}, ["sorted sequences one after the other", "time-major"]),
+    "pack_sequence not written": (mt_util, "pack_sequence", lambda old: not_written("pack_sequence"),
+                                  {"2.6", "2.7"}, ["NotImplementedError: pack_sequence: your code here"]),
+    "GRU update gate swapped": (mt_gru.GRUUnit, "forward", lambda old: gru_update_swapped,
+                                {"4.1", "4.2", "4.3"}, ["z and 1 - z swapped", "h' = (1 - z) * n + z * h"]),
     "h_final in original order": (mt_rnn.TimeIterator, "forward", h_final_in_original_order,
                                   {"3.1", "3.2", "4.3"}, ["original order", "sorted order (longest first)"]),
     "GRU reset gate after the bias": (mt_gru.GRUUnit, "forward", lambda old: gru_bias_outside_reset,
@@ -210,13 +238,15 @@ def test_a_mutated_component_fails_its_problems_with_a_message_naming_it(monkeyp
     assert score == 100 - sum(problems.BY_ID[p].points for p in expected)
 
 
-def test_a_missing_component_fails_with_the_students_error(monkeypatch):
-    def stub(*args, **kwargs):
-        raise NotImplementedError("GRUUnit.forward: your code here")
-    monkeypatch.setattr(mt_gru.GRUUnit, "forward", stub)
-    _, failed = grade()
-    assert set(failed) == {"4.1", "4.2", "4.3"}
-    assert "NotImplementedError: GRUUnit.forward: your code here" in failed["4.1"][0]
+def test_with_every_hw3p1_component_missing_only_slicing_passes(monkeypatch):
+    # What a kit scores before any work: slicing is given code (its 5 points are freebies).
+    for target, name in ((mt_tensor, "cat"), (mt_tensor.Tensor, "unsqueeze"), (mt_util, "pack_sequence"),
+                         (mt_util, "unpack_sequence"), (mt_rnn.RNNUnit, "forward"),
+                         (mt_rnn.TimeIterator, "forward"), (mt_gru.GRUUnit, "forward")):
+        monkeypatch.setattr(target, name, not_written(name))
+    score, failed = grade()
+    assert score == 5 and set(problems.BY_ID) - set(failed) == {"2.3", "2.4"}
+    assert "NotImplementedError: forward: your code here" in failed["4.1"][0]
 
 
 @pytest.mark.parametrize("bad_obs, words", [

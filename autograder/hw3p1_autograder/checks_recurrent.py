@@ -8,7 +8,7 @@ import numpy as np
 
 from . import formulas
 from .common import (Check, CheckFailure, data_of, expect_array, expect_grad, expect_tensor, matches,
-                     observe_packed, observe_tensor, set_parameters)
+                     observe_packed, observe_tensor, packed_input, set_parameters)
 
 BATCH, INPUT, HIDDEN = 4, 5, 3
 # Packed batches: ties, a single sequence, sequences of length 1.
@@ -138,7 +138,7 @@ def time_inputs(names, backward):
     def inputs(rng):
         inp = {"params": _parameters(rng, names), "batches": []}
         for lengths in BATCHES:
-            batch = {"arrays": [rng.normal(size=(n, INPUT)) for n in lengths]}
+            batch = formulas.add_packed_fields({"arrays": [rng.normal(size=(n, INPUT)) for n in lengths]})
             if backward:
                 batch["w_out"] = rng.normal(size=(sum(lengths), HIDDEN))
                 batch["w_final"] = rng.normal(size=(len(lengths), HIDDEN))
@@ -151,17 +151,17 @@ def time_probe(cls_path, backward):
     module, cls = cls_path
 
     def probe(inp, student):
-        T, U = student("mytorch.tensor"), student("mytorch.nn.util")
+        T = student("mytorch.tensor")
         results = []
         for batch in inp["batches"]:
             layer = getattr(student(module), cls)(INPUT, HIDDEN)  # a fresh one: no gradients carried over
             set_parameters(layer.unit, inp["params"])
-            seqs = [T.Tensor(a.copy(), requires_grad=True) for a in batch["arrays"]]
-            out, h_final = layer(U.pack_sequence(seqs))
+            packed, leaf = packed_input(student, batch)
+            out, h_final = layer(packed)
             if backward:
                 (out.data * T.Tensor(batch["w_out"].copy())).backward()
                 (h_final * T.Tensor(batch["w_final"].copy())).backward()
-                results.append({"seqs": [observe_tensor(s) for s in seqs],
+                results.append({"data": observe_tensor(leaf),
                                 "params": {n: observe_tensor(getattr(layer.unit, n)) for n in inp["params"]}})
             else:
                 results.append({"out": observe_packed(out), "h_final": observe_tensor(h_final)})
@@ -186,7 +186,7 @@ def time_forward_judge(name, cell):
             where = f"{name}({INPUT}, {HIDDEN}) over a packed batch of lengths {lengths}"
             order = formulas.sorted_order(lengths)
             batch_sizes = formulas.batch_sizes_of(lengths)
-            expected, final, _ = formulas.run_packed(cell, inp["params"], formulas.pack(batch["arrays"]),
+            expected, final, _ = formulas.run_packed(cell, inp["params"], batch["packed"],
                                                      batch_sizes, HIDDEN)
             out = got.get("out")
             if not isinstance(out, dict) or not isinstance(out.get("data"), dict):
@@ -224,11 +224,7 @@ def rnn_time_backward_judge(inp, obs):
                                                      batch["w_final"])
         hint = ("the gradients flow back through the packed output (cat of the steps' states), h_final, the "
                 "per-step slices and the unit; build all of them from differentiable operations. " + TIME_HINT)
-        seqs = got.get("seqs")
-        if not isinstance(seqs, list) or len(seqs) != len(lengths):
-            raise CheckFailure(f"{where}: the probe returned {seqs!r:.200}")
-        for i, (g, s) in enumerate(zip(formulas.unpack_grad(lengths, d_data), seqs)):
-            expect_grad(f"{where}: the gradient of input sequence {i}", s, g, hint)
+        expect_grad(f"{where}: the gradient of the packed input's data", got.get("data"), d_data, hint)
         params = got.get("params")
         if not isinstance(params, dict):
             raise CheckFailure(f"{where}: the probe returned {params!r:.200}")

@@ -3,7 +3,7 @@ import numpy as np
 
 from . import formulas
 from .common import (Check, CheckFailure, data_of, expect_array, expect_grad, expect_list, expect_tensor, matches,
-                     observe_packed, observe_tensor, shape_of)
+                     observe_packed, observe_tensor, packed_input, shape_of)
 
 # Lengths of the batches: ties, a single sequence, sequences of length 1.
 BATCHES = ([3, 5, 5, 1, 4, 5, 3], [4], [1, 1, 1], [2, 4, 1, 4], [1])
@@ -117,15 +117,7 @@ def unpack_probe(inp, student, backward=False):
     T, U = student("mytorch.tensor"), student("mytorch.nn.util")
     results = []
     for batch in inp["batches"]:
-        packed = U.pack_sequence([T.Tensor(a.copy()) for a in batch["arrays"]])
-        leaf = T.Tensor(batch["packed"].copy(), requires_grad=True)
-        fields = {"data": leaf, "sorted_indices": np.array(batch["sorted_indices"]),
-                  "batch_sizes": np.array(batch["batch_sizes"])}
-        if hasattr(packed, "_replace"):  # a named tuple
-            packed = packed._replace(**fields)
-        else:
-            for name, value in fields.items():
-                setattr(packed, name, value)
+        packed, leaf = packed_input(student, batch)
         outs = U.unpack_sequence(packed)
         if backward:
             shapes = [shape_of(o) for o in outs]
@@ -148,10 +140,7 @@ def unpack_backward_probe(inp, student):
 def unpack_inputs(rng):
     inp = sequences_inputs(rng)
     for batch in inp["batches"]:
-        lengths = _lengths(batch)
-        batch["packed"] = formulas.pack(batch["arrays"])
-        batch["sorted_indices"] = formulas.sorted_order(lengths)
-        batch["batch_sizes"] = formulas.batch_sizes_of(lengths)
+        formulas.add_packed_fields(batch)
     return inp
 
 

@@ -9,6 +9,7 @@ Parent side (``expect_*``): treat observations as untrusted, validate their
 types and shapes before comparing, and raise ``CheckFailure`` with what was
 expected, what was got, and where to look.
 """
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -91,6 +92,31 @@ def build_key(parts):
     """The index a key description stands for: ints stay ints, [start, stop, step] lists become slices."""
     key = tuple(slice(*p) if isinstance(p, list) else int(p) for p in parts)
     return key[0] if len(key) == 1 else key
+
+
+def packed_input(student, batch):
+    """A packed sequence of the student's own type holding the right fields, its data a fresh leaf.
+
+    Built by the student's ``pack_sequence`` (so a layer that checks the type
+    accepts it), then its fields are set to the values the inputs hold
+    (``batch["packed"]``, ``batch["sorted_indices"]``, ``batch["batch_sizes"]``):
+    a check of unpack_sequence or of a layer does not depend on pack_sequence
+    being right. Should pack_sequence itself fail, a plain object with the
+    three fields stands in. Returns (packed, the data leaf).
+    """
+    T = student("mytorch.tensor")
+    leaf = T.Tensor(np.array(batch["packed"]), requires_grad=True)
+    fields = {"data": leaf, "sorted_indices": np.array(batch["sorted_indices"]),
+              "batch_sizes": np.array(batch["batch_sizes"])}
+    try:
+        packed = student("mytorch.nn.util").pack_sequence([T.Tensor(np.array(a)) for a in batch["arrays"]])
+        if hasattr(packed, "_replace"):  # a named tuple, as PyTorch's
+            return packed._replace(**fields), leaf
+        for name, value in fields.items():
+            setattr(packed, name, value)
+        return packed, leaf
+    except Exception:  # the grader of pack_sequence reports this; here only the layer is graded
+        return types.SimpleNamespace(**fields), leaf
 
 
 def set_parameters(module, arrays):

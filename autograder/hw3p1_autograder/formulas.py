@@ -36,6 +36,15 @@ def pack(arrays, order=None):
     return np.stack([arrays[i][t] for i, t in packed_rows(lengths, order)])
 
 
+def add_packed_fields(batch):
+    """Add the packed form of ``batch["arrays"]`` to ``batch``: packed, sorted_indices, batch_sizes."""
+    lengths = [len(a) for a in batch["arrays"]]
+    batch["packed"] = pack(batch["arrays"])
+    batch["sorted_indices"] = sorted_order(lengths)
+    batch["batch_sizes"] = batch_sizes_of(lengths)
+    return batch
+
+
 def unpack_grad(lengths, packed_grad):
     """Split a gradient of the packed data back into one (L_i, F) array per sequence (original order)."""
     grads = [np.zeros((n,) + packed_grad.shape[1:]) for n in lengths]

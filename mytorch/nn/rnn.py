@@ -9,7 +9,7 @@ import numpy as np
 
 from mytorch.nn import functional as F
 from mytorch.nn.module import Module, check_size
-from mytorch.nn.util import PackedSequence
+from mytorch.nn.util import PackedSequence, check_packed
 from mytorch.tensor import Tensor, cat
 
 __all__ = ["RNNUnit", "TimeIterator", "RNN"]
@@ -105,9 +105,7 @@ class TimeIterator(Module):
         self.input_size, self.hidden_size = self.unit.input_size, self.unit.hidden_size
 
     def forward(self, packed, hidden=None):
-        if not isinstance(packed, PackedSequence):
-            raise TypeError(f"{self!r}: expected a PackedSequence (mytorch.nn.util.pack_sequence), "
-                            f"got {type(packed).__name__}")
+        check_packed(repr(self), packed)
         batch = int(packed.batch_sizes[0])
         if hidden is not None and (not isinstance(hidden, Tensor) or hidden.shape != (batch, self.hidden_size)):
             raise ValueError(f"{self!r}: hidden must be a Tensor of shape ({batch}, {self.hidden_size}) "

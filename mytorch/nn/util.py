@@ -47,11 +47,6 @@ class PackedSequence:
         self.sorted_indices = sorted_indices
         self.batch_sizes = batch_sizes
 
-    def lengths(self):
-        """The length of the sequence at each sorted position (B,), longest first."""
-        positions = np.arange(self.batch_sizes[0] if self.batch_sizes.size else 0)
-        return (self.batch_sizes[None, :] > positions[:, None]).sum(axis=1)
-
     def __iter__(self):
         # data, sorted_indices, batch_sizes = packed (as a named tuple would)
         return iter((self.data, self.sorted_indices, self.batch_sizes))
@@ -59,6 +54,13 @@ class PackedSequence:
     def __repr__(self):
         return (f"PackedSequence(data={self.data!r}, sorted_indices={self.sorted_indices!r}, "
                 f"batch_sizes={self.batch_sizes!r})")
+
+
+def check_packed(where, packed):
+    """Refuse what has not the three fields of a packed sequence (any object with them is accepted)."""
+    if not all(hasattr(packed, field) for field in ("data", "sorted_indices", "batch_sizes")):
+        raise TypeError(f"{where}: expected a PackedSequence (from pack_sequence), with fields data, "
+                        f"sorted_indices and batch_sizes; got {type(packed).__name__}")
 
 
 def _check_sequences(sequences):
@@ -101,11 +103,11 @@ def pack_sequence(sequences):
 
 def unpack_sequence(packed):
     """The list of sequences (L_i, F) in the original order of ``pack_sequence``'s input, differentiably."""
-    if not isinstance(packed, PackedSequence):
-        raise TypeError(f"unpack_sequence: expected a PackedSequence, got {type(packed).__name__}")
+    check_packed("unpack_sequence", packed)
     # BEGIN SOLUTION
-    lengths = packed.lengths()
-    step_starts = np.concatenate([[0], np.cumsum(packed.batch_sizes)[:-1]])
+    batch_sizes = np.asarray(packed.batch_sizes)
+    lengths = (batch_sizes[None, :] > np.arange(batch_sizes[0])[:, None]).sum(axis=1)  # of each sorted position
+    step_starts = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
     # Row t of the sequence at sorted position k is packed row step_starts[t] + k:
     # one gather groups each sequence's rows, then a slice per sequence.
     order = np.concatenate([step_starts[:n] + k for k, n in enumerate(lengths)])
