@@ -54,7 +54,7 @@ def _plain(value):
 def run_problem(problem, seed=0):
     """(points earned, failure messages) of ``problem`` on the mytorch imported here."""
     failures = []
-    for check in problem.checks:
+    for check in problem.checks():
         inp = check.inputs(np.random.default_rng(seed))
         assert _plain(inp), f"{check.name}: inputs must be plain data"
         child_inp = pickle.loads(pickle.dumps(inp))
@@ -83,12 +83,13 @@ def grade():
 
 
 def test_the_table_is_the_contracts():
-    assert [(p.name, p.points) for p in problems.PROBLEMS] == [
+    assert [(p.name.split(" ", 1)[1], p.points) for p in problems.PROBLEMS] == [
         ("RNN unit forward", 10), ("RNN unit backward", 5), ("cat forward", 3), ("cat backward", 4),
         ("slicing forward", 2), ("slicing backward", 3), ("unsqueeze", 3), ("pack_sequence forward", 10),
         ("pack_sequence backward", 5), ("unpack_sequence forward", 10), ("unpack_sequence backward", 5),
         ("RNN over time forward", 10), ("RNN over time backward", 10), ("GRU unit forward", 10),
         ("GRU unit backward", 5), ("GRU over time forward", 5)]
+    assert all(p.name.startswith(p.id + " ") for p in problems.PROBLEMS)
     assert problems.TOTAL_POINTS == 100
     assert len(problems.BY_ID) == len(problems.PROBLEMS)
 
@@ -101,7 +102,7 @@ def test_the_reference_scores_100():
 
 def test_inputs_are_deterministic_given_the_generator():
     for problem in problems.PROBLEMS:
-        for check in problem.checks:
+        for check in problem.checks():
             a = pickle.dumps(check.inputs(np.random.default_rng(5)))
             assert a == pickle.dumps(check.inputs(np.random.default_rng(5))), check.name
 
@@ -112,7 +113,8 @@ def test_the_grader_imports_neither_torch_nor_mytorch():
             f"submodule_search_locations=[{str(GRADER)!r}])\n"
             "package = importlib.util.module_from_spec(spec); sys.modules['hw3p1_autograder'] = package\n"
             "spec.loader.exec_module(package)\n"
-            "import hw3p1_autograder.problems\n"
+            "import hw3p1_autograder.problems as table\n"
+            "assert len([c for p in table.PROBLEMS for c in p.checks()]) == 16\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'mytorch')))\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=60)
     assert run.returncode == 0, run.stderr
@@ -257,7 +259,7 @@ def test_with_every_hw3p1_component_missing_only_slicing_passes(monkeypatch):
                    "is_leaf": False}] * 4}, "expected shape (7, 3), got shape (1, 1)"),
 ])
 def test_judges_treat_observations_as_untrusted(bad_obs, words):
-    check = problems.BY_ID["2.1"].checks[0]
+    check = problems.BY_ID["2.1"].checks()[0]
     with pytest.raises(common.CheckFailure) as info:
         check.judge(check.inputs(np.random.default_rng(0)), bad_obs)
     assert words in str(info.value)
