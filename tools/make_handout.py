@@ -87,6 +87,8 @@ DROPPED = (
     "mytorch/optim/adam.py", "mytorch/nn/dropout.py", "autograder/hw1b_autograder/",
     # HW2P1 (course/CONTRACT.md): not part of the HW1P1 kit; a kit per homework comes with issue 23.
     "mytorch/nn/conv.py", "hw2/", "autograder/hw2p1_autograder/",
+    # HW3P1's files (course contract): not part of the HW1P1 kit
+    "mytorch/nn/util.py", "mytorch/nn/rnn.py", "mytorch/nn/gru.py", "autograder/hw3p1_autograder/",
 )
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the
