@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+import diagnose
+
 _isclose = np.isclose
 # Finite differences: step and tolerances. With h = 1e-6 on inputs of size
 # ~1 and outputs summed over ~20 elements, truncation is ~1e-12 and rounding
@@ -208,9 +210,14 @@ def _audit_case(name, cls, run, case, twin, first):
     tensor_positions = [i for i, s in enumerate(case) if _is_tensor(s)]
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
+    pairs = []
     for k, pos in enumerate(tensor_positions):
-        grad = _gradient_array(name, grads, k, np.shape(values[pos]), got.shape, about)
-        expected = _finite_difference(cls, run, case, values, pos, upstream)
+        pairs.append((_gradient_array(name, grads, k, np.shape(values[pos]), got.shape, about),
+                      _finite_difference(cls, run, case, values, pos, upstream)))
+    swapped = diagnose.swapped_gradients(name, [g for g, _ in pairs], [e for _, e in pairs])
+    if swapped:
+        raise _Finding(f"{name}.backward: gradients in swapped order {about}. {swapped}")
+    for k, (grad, expected) in enumerate(pairs):
         close = _isclose(grad, expected, rtol=RTOL, atol=ATOL)
         if not close.all():
             index = np.argwhere(~close)[0]
@@ -279,7 +286,7 @@ def _finite_difference(cls, run, case, values, pos, upstream):
     return result
 
 
-def audit_operations(F, Function, Tensor, ContextManager, seed=0):
+def audit_operations(F, Function, Tensor, ContextManager, seed=0, crash_site=None):
     """The audit's report (text) for the Function subclasses of module ``F``; see ``audit_note``."""
     rng = np.random.default_rng(seed)
     run = _Run(Tensor, ContextManager, rng)
@@ -317,15 +324,20 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
         text += f"; forward raised on every input tried: {', '.join(refused)}"
     if skipped:
         text += f"; skipped: {', '.join(skipped)}"
+    if crash_site:
+        return text + f". The error above was raised in your code at {crash_site}: start there"
     return text + (". So look at how they are put together: the engine (Function.apply, backward(), "
                    "AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
 
 
-def audit_note(student, seed=0, budget=5.0):
+def audit_note(student, seed=0, budget=5.0, crash_site=None):
     """(whether a broken operation was found, the note to add to a failed Part 2 problem's report).
 
     ``student(module)`` imports a student module. The audit stops after
     ``budget`` seconds (a hanging operation must not cost the report).
+    ``crash_site`` ("path, line N, in function"): where in the student's
+    files the failed check's error was raised, if it was; named when no
+    operation is found wrong.
     """
     use_alarm = hasattr(signal, "setitimer") and budget > 0
 
@@ -341,7 +353,7 @@ def audit_note(student, seed=0, budget=5.0):
         F = student("mytorch.nn.functional")
         engine = student("mytorch.autograd_engine")
         Tensor = student("mytorch.tensor").Tensor
-        verdict = audit_operations(F, engine.Function, Tensor, engine.ContextManager, seed)
+        verdict = audit_operations(F, engine.Function, Tensor, engine.ContextManager, seed, crash_site)
     except AuditTimeout:
         verdict = f"stopped after {time.monotonic() - start:.1f} s (an operation took too long)"
     except BaseException as exc:  # noqa: B902 (student code may raise or exit anything)
