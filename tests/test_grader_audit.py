@@ -271,3 +271,35 @@ def test_a_crash_site_replaces_the_generic_advice_when_no_operation_is_wrong():
                                                                                       "in __mul__")
     assert "raised in your code at mytorch/tensor.py, line 9, in __mul__" in text
     assert "the engine" not in text
+
+
+def test_unwritten_optional_operations_are_listed_apart_never_as_broken():
+    class Neg(Function):  # the kit's stub of an optional operation
+        @staticmethod
+        def forward(ctx, a):
+            raise NotImplementedError("Neg.forward: your code here (optional)")
+
+    class Exp(Function):  # forward written, backward not yet
+        @staticmethod
+        def forward(ctx, a):
+            return Tensor(np.exp(a.data))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            raise NotImplementedError("Exp.backward: your code here (optional)")
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return Tensor(a.data * b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return Tensor(grad_output.data), Tensor(grad_output.data)  # wrong
+
+    report = _report(Neg=Neg, Exp=Exp)
+    assert report.startswith("no operation found wrong") and "NotImplementedError" not in report
+    assert report.count("not written (optional): Neg, Exp") == 1
+    report = _report(Neg=Neg, Mul=Mul)
+    assert report.startswith(audit.FOUND + "Mul.backward") and "Neg" not in report.split("\n")[0]
+    assert report.rstrip().endswith("not written (optional): Neg")
