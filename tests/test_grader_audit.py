@@ -238,6 +238,11 @@ def test_running_statistics_with_reversed_momentum_are_named():
     reversed_mean = 0.1 * previous + 0.9 * mean
     hint = diagnose.running_statistic("running_mean", reversed_mean, previous, mean, var, unbiased)
     assert "the weights are reversed" in hint and "mytorch/nn/batchnorm.py" in hint
+    # It tells the student what they wrote (0.1 on the old value), not the right rule.
+    assert "is 0.1 * (its old value) + 0.9 * (the batch mean)" in hint
+    biased_running = diagnose.running_statistic(
+        "running_var", 0.9 * previous + 0.1 * var, previous, mean, var, unbiased)
+    assert "running average of the biased batch variance" in biased_running and "eq 7" in biased_running
     assert "biased batch variance" in diagnose.running_statistic(
         "running_var", 0.1 * previous + 0.9 * var, previous, mean, var, unbiased)
     assert "is the batch mean itself" in diagnose.running_statistic(
