@@ -775,7 +775,7 @@ def _check_cross_entropy_args(predicted, target):
 
 
 # =============================================================================
-# Indexing and max/min (issue 11, part B): given code in the student kit, not
+# Indexing and max/min: given code in the student kit, not
 # a task. Tensor.__getitem__, max(), min(), argmax() and argmin() call these.
 # =============================================================================
 
