@@ -62,6 +62,8 @@ def test_a_correct_operation_passes_and_an_unknown_signature_is_named():
     report = _report(MatMul=_matmul(), Clip=Clip)
     assert report.startswith("no operation found wrong (checked: MatMul)")
     assert "skipped: Clip (arguments not inferred)" in report
+    # With nothing found, it says what it could not see (special points) before sending anyone to the engine.
+    assert "away from special points (ReLU at exactly 0)" in report and "the failed check's title" in report
 
 
 def test_a_wrong_gradient_is_named_with_input_element_and_both_values():

@@ -349,8 +349,9 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0, crash_site=Non
         text += f"; {not_written}"
     if crash_site:
         return text + f". The error above was raised in your code at {crash_site}: start there"
-    return text + (". So look at how they are put together: the engine (Function.apply, backward(), "
-                   "AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
+    return text + (". It tries each operation on its own, away from special points (ReLU at exactly 0), so first "
+                   "reread what the failed check's title asks; then look at how they are put together: the engine "
+                   "(Function.apply, backward(), AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
 
 
 def _not_written(names):
