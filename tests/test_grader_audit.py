@@ -108,6 +108,20 @@ def test_missing_unbroadcast_and_inplace_forward_are_named():
     report = _report(Mul=Mul)[len(audit.FOUND):]
     assert report.startswith("Mul.backward: gradient for input 1 has shape (3, 4), but that input has shape (4,)")
     assert "unbroadcast" in report
+    assert "they share unbroadcast" not in report  # one operation: its own backward is the place
+
+    class Add(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return Tensor(a.data + b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return Tensor(grad_output.data), Tensor(grad_output.data)
+
+    both = _report(Mul=Mul, Add=Add)
+    shared = [line for line in both.splitlines() if "they share unbroadcast(grad, shape)" in line]
+    assert len(shared) == 1 and "Add" in shared[0] and "Mul" in shared[0]
 
     class Sub(Function):
         @staticmethod
