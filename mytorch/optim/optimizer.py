@@ -48,6 +48,12 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
+    def __repr__(self):
+        # As PyTorch's, in one line: the settings a subclass stores (lr, momentum, ...).
+        settings = ", ".join(f"{name}={value!r}" for name, value in vars(self).items()
+                             if name != "params" and not isinstance(value, (list, dict)))
+        return f"{type(self).__name__}({settings}; {len(self.params)} parameter tensors)"
+
     def step(self):
         """Update the parameters from their gradients."""
         raise NotImplementedError(f"{type(self).__name__} must define step()")
