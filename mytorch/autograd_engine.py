@@ -90,7 +90,7 @@ class AccumulateGrad:
                 f"AccumulateGrad: gradient of shape {grad.shape} reached a tensor of shape "
                 f"{variable.data.shape}; the operation that produced it must return a gradient "
                 "shaped like its input")
-        if variable.grad is None:
+        if variable._grad is None:  # (underneath the grad property, which checks users' assignments)
             dtype = grad_dtype(variable.data)
             # BEGIN REFERENCE ONLY
             # Keep the incoming gradient itself when nothing else can see it (copying a weight's
@@ -105,7 +105,7 @@ class AccumulateGrad:
             if (array_refs <= _UNSHARED_REFS[0] and tensor_refs <= _UNSHARED_REFS[1] and type(arg) is Tensor
                     and (base is None or (base_refs <= _UNSHARED_REFS[2] and base.base is None))
                     and grad.dtype == dtype and grad.flags.writeable):
-                variable.grad = arg
+                variable._grad = arg
                 return
             if _UNSHARED_REFS[0] == 0:  # measuring (see _count_unshared_refs)
                 variable.grad = Tensor(np.array(grad, dtype=dtype))
@@ -114,7 +114,7 @@ class AccumulateGrad:
             # END REFERENCE ONLY
             # The incoming array may be shared with another input (Add
             # hands the same gradient to both) or be a view: copy it.
-            variable.grad = wrap(np.array(grad, dtype=dtype))
+            variable._grad = wrap(np.array(grad, dtype=dtype))
         else:
             variable.grad.data += grad
 

@@ -110,6 +110,8 @@ class TorchMixin:
         """The shape (a tuple), or the length of axis ``dim``, as ``torch.Tensor.size``."""
         if dim is None:
             return self.data.shape
+        if self.data.ndim == 0:
+            raise IndexError(f"size({dim}): a 0-d tensor has no dimensions (as in PyTorch); size() is ()")
         return self.data.shape[_checked_dim("size", dim, self.data.ndim)]
 
     def dim(self):
@@ -189,7 +191,7 @@ class TorchMixin:
 
     def clone(self):
         """A copy in the graph: gradients flow back to this tensor, as ``torch.Tensor.clone``."""
-        return self * 1
+        return self * (True if self.data.dtype.kind == "b" else 1)  # the same dtype, bool too
 
     def detach(self):
         """A constant tensor sharing this one's data (and version counter), cut from the graph."""

@@ -309,6 +309,11 @@ def test_shape_conveniences_match_torch(torch, rng):
         t.size(2)
     with pytest.raises(ValueError, match="at most 2 dimensions"):
         Tensor(np.ones((1, 2, 3))).t()
+    with pytest.raises(IndexError, match="a 0-d tensor has no dimensions"):
+        Tensor(1.0).size(0)
+    for dtype in (np.bool_, np.int32, np.float32):
+        assert Tensor(np.ones(2, dtype)).clone().dtype == dtype == torch.ones(2).to(
+            getattr(torch, np.dtype(dtype).name.replace("bool_", "bool"))).clone().numpy().dtype
 
 
 def test_requires_grad_and_zero_in_place():
