@@ -13,13 +13,15 @@ arguments of the forward call. ``backward(grad_fn, grad)`` walks that graph
 from the output back to the leaves with a recursive depth-first search
 (handout §0.1.5).
 """
+# BEGIN REFERENCE ONLY
 import sys
+# END REFERENCE ONLY
 
 import numpy as np
 
 from mytorch import grad_mode
-from mytorch.engine_machinery import (EVERY_INPUT, LEAVES_TURNED_OFF, SavedTensors, check_backward_result,
-                                      check_forward_result, check_saved_versions, without_turned_off_leaves)
+from mytorch.engine_machinery import (EVERY_INPUT, LEAVES_TURNED_OFF, SavedTensors, check_forward_result,
+                                      check_gradients, check_saved_versions, without_turned_off_leaves)
 from mytorch.grad_mode import is_grad_enabled, no_grad  # noqa: F401  (the engine's names, as in the handout)
 from mytorch.tensor import Tensor
 from mytorch.tensor_data import SHARING, grad_dtype, wrap
@@ -52,14 +54,9 @@ class ContextManager(SavedTensors):
 
     In the graph, the ``BackwardFunction`` node is its own ctx, so
     ``next_functions``, ``function_name`` and ``input_shapes`` are taken.
-    ``save_for_backward``, ``saved_tensors`` and ``save_output`` are given, in
-    ``engine_machinery.SavedTensors``.
+    ``save_for_backward``, ``saved_tensors``, ``save_output`` and
+    ``needs_input_grad`` are given, in ``engine_machinery.SavedTensors``.
     """
-
-    @property
-    def needs_input_grad(self):
-        # Outside a graph (forward and backward called directly): every gradient is wanted.
-        return EVERY_INPUT
 
 
 class AccumulateGrad:
@@ -172,17 +169,8 @@ class BackwardFunction(ContextManager):
             grads = self._forward_cls.backward(self, *args)  # the node is its own ctx
         finally:
             SHARING[0] -= 1
-        shapes = self.input_shapes
-        if shapes is not None:  # built by Function.apply: check against its inputs
-            # The usual case inline, with as little work as possible (this runs for every node);
-            # anything else goes to check_backward_result, which names what is wrong.
-            if type(grads) is not tuple or len(grads) != len(shapes):
-                grads = check_backward_result(self, grads)
-            else:
-                for grad, shape in zip(grads, shapes):
-                    if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
-                        grads = check_backward_result(self, grads)
-                        break
+        if self.input_shapes is not None:  # built by Function.apply: check against its inputs
+            grads = check_gradients(self, grads)  # one per input, shaped like it, or a message
         if LEAVES_TURNED_OFF[0]:
             grads = without_turned_off_leaves(self, grads)
         return grads

@@ -81,6 +81,10 @@ class SavedTensors:
         self.saved_output = (vc, vc[0])
         return output
 
+    @property
+    def needs_input_grad(self):
+        # Outside a graph (forward and backward called directly): every gradient is wanted.
+        return EVERY_INPUT
 
 
 class _EveryInput:
@@ -164,6 +168,21 @@ def check_forward_result(cls, output, args):
             raise ValueError(
                 f"{cls.__name__}.forward returned one of its input tensors; return a new Tensor "
                 "(e.g. Tensor(a.data))")
+
+
+def check_gradients(node, grads):
+    """``grads``, what ``node``'s backward returned, if it is one Tensor (or None) per input shaped like it.
+
+    The usual case with as little work as possible (this runs for every
+    node); anything else goes to ``check_backward_result``, which names what is wrong.
+    """
+    shapes = node.input_shapes
+    if type(grads) is not tuple or len(grads) != len(shapes):
+        return check_backward_result(node, grads)
+    for grad, shape in zip(grads, shapes):
+        if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
+            return check_backward_result(node, grads)
+    return grads
 
 
 def check_backward_result(node, grads):
