@@ -285,6 +285,16 @@ def test_data_is_an_ndarray_and_gradients_zero_in_place():
         w.grad.data.zero_()
 
 
+def test_a_tensor_assigned_to_data_is_refused_by_the_optimizer():
+    layer = nn.Linear(3, 2)
+    opt = optim.SGD(layer.parameters(), lr=0.1)
+    layer.weight.data = Tensor(np.zeros((2, 3)))  # PyTorch's habit; not checked when assigned (speed)
+    with pytest.raises(TypeError, match=r"params\[0\] \(a Tensor\) has .data holding a Tensor.*p.data = other.data"):
+        opt.zero_grad()
+    with pytest.raises(TypeError, match=r"SGD: params\[0\] \(a Tensor\) has .data holding a Tensor"):
+        optim.SGD(layer.parameters())
+
+
 def test_next_of_parameters_like_torch():
     model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
     params = model.parameters()
