@@ -1,31 +1,28 @@
-"""The child side of the autograder: runs ONE problem in its own process.
+"""What every check needs, and the loop that runs a problem's checks: in the GRADER's process.
 
-``runner.py`` starts ``python3 harness.py PROBLEM_ID RESULT_FD SEED TIMEOUT``
-once per problem. This process imports the student's code, runs the
-problem's checks, and writes a JSON report to the file descriptor RESULT_FD,
-which the parent opened for it. Student code can print what it likes: stdout
-and stderr go to files the parent reads as plain text, and the report only
-counts if it carries the one-time token the parent wrote into RESULT_FD.
+A check is a function of a ``Context`` that calls student code through
+``student("mytorch.tensor")`` and compares what it gets with expected values
+it computes itself with NumPy. In the grader, ``student`` returns a
+``remote.Remote``: the student's module stays in the problem's own process
+(``child.py``), and every use of a student object is a request there, answered
+with raw results only (numbers, arrays, text, handles). Expected values and
+comparisons never leave the grader, which never imports student code; the
+child only gets the inputs it is given. A check may also be split in three
+(``Check``): ``inputs(rng)`` here, ``probe(inp, student)`` in the child in one
+request, ``judge(inp, obs)`` here.
 
-When a Part 2 problem fails, the report is sent, then ``audit.py`` checks
-each of the student's operations on its own and the report is sent again with
-its verdict added to the first failed check's message (never changing a
-score; the audit stops well within the problem's time limit, TIMEOUT or 60 s).
-
-The module also holds what every check needs: ``CheckFailure``, value and
-shape comparisons with concise messages, graph-node checks (handout Appendix
-A), finite differences, and traceback trimming to the student's own files.
-Nothing here imports torch, or mytorch at module level.
+This module also holds ``CheckFailure``, value and shape comparisons with
+concise messages, graph-node checks (handout Appendix A), finite
+differences, and traceback trimming to the student's own files (used in the
+child, where tracebacks happen, and for the report). Nothing here imports
+torch, or mytorch.
 """
-import faulthandler
-import json
 import os
-import signal
-import sys
-import time
 import traceback
 
 import numpy as np
+
+import remote
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 # The project this autograder sits in: autograder/hw1_autograder/ -> root.
@@ -33,8 +30,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(HERE))
 # Where student code lives; tracebacks are trimmed to frames in these.
 STUDENT_DIRS = tuple(os.path.join(PROJECT_ROOT, d) + os.sep for d in ("mytorch", "hw1"))
 
-# Bound now, before any student code runs, so that student code that
-# monkeypatches NumPy cannot change how its answers are compared.
+# Bound at import (NumPy is never the student's in this process anyway).
 _isclose = np.isclose
 _asarray = np.asarray
 
@@ -51,6 +47,8 @@ class CheckFailure(Exception):
 def fmt_array(value, limit=160):
     """A short one-line picture of an array: a few values, never the whole thing."""
     try:
+        if remote.is_remote(value):
+            raise TypeError("a student object, not numbers")
         array = _asarray(value)
         if array.dtype == object:
             raise TypeError("not numbers")
@@ -67,7 +65,7 @@ def safe_repr(value, limit=160):
     try:
         text = repr(value)
     except Exception as exc:  # e.g. a Tensor whose .data is not an array
-        text = f"<a {type(value).__name__} object whose repr() failed: {type(exc).__name__}: {exc}>"
+        text = f"<a {remote.type_name(value)} object whose repr() failed: {remote.type_name(exc)}: {exc}>"
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -81,11 +79,11 @@ def describe(value):
     if isinstance(value, np.ndarray):
         return f"ndarray of shape {value.shape}: {fmt_array(value)}"
     if isinstance(data, np.ndarray):
-        return f"{type(value).__name__} of shape {data.shape}: {fmt_array(data)}"
+        return f"{remote.type_name(value)} of shape {data.shape}: {fmt_array(data)}"
     if data is not None and hasattr(data, "data") and not isinstance(value, (int, float, complex)):
-        return (f"a {type(value).__name__} whose .data holds a {type(data).__name__} "
+        return (f"a {remote.type_name(value)} whose .data holds a {remote.type_name(data)} "
                 f"(not an np.ndarray): {describe(data)}")
-    return f"{type(value).__name__} {fmt_array(value)}"
+    return f"{remote.type_name(value)} {fmt_array(value)}"
 
 
 # --------------------------------------------------------------- comparisons
@@ -177,7 +175,7 @@ def node_kind(node):
     """'AccumulateGrad', 'BackwardFunction' or None, the way Appendix A names graph nodes."""
     if node is None:
         return None
-    return type(node).__name__
+    return remote.type_name(node)
 
 
 def assert_parents(what, tensor, expected):
@@ -231,27 +229,10 @@ def _is_student_file(filename):
     return os.path.realpath(filename).startswith(STUDENT_DIRS)
 
 
-def student_traceback(exc, max_frames=8):
-    """The frames of ``exc``'s traceback that are in the student's files, then the error line.
-
-    Library frames are dropped, and of the autograder's only the line that
-    called into the student's code: the student needs to know where in
-    *their* code things went wrong. A deep recursion is cut to its first and
-    last frames.
-    """
-    every = traceback.extract_tb(exc.__traceback__)
-    frames = [f for f in every if _is_student_file(f.filename)]
-    lines = []
-    caller = None
-    for frame in every:
-        if _is_student_file(frame.filename):
-            break
-        if os.path.realpath(frame.filename).startswith(HERE + os.sep):
-            caller = frame
-    if caller is not None and frames:
-        lines.append(f"  called by the autograder ({os.path.basename(caller.filename)}, line {caller.lineno}): "
-                     f"{(caller.line or '').strip()}")
-    skipped = 0
+def student_frames(exc, max_frames=8):
+    """The lines of ``exc``'s traceback frames that are in the student's files (a deep recursion cut)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_student_file(f.filename)]
+    lines, skipped = [], 0
     if len(frames) > max_frames:
         half = max_frames // 2
         skipped = len(frames) - 2 * half
@@ -264,9 +245,53 @@ def student_traceback(exc, max_frames=8):
         lines.append(f'  File "{path}", line {frame.lineno}, in {frame.name}')
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
-    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    if not frames:
-        where = every[-1] if every else None
+    return lines
+
+
+def exception_line(exc):
+    """``TypeError: message``, as Python prints an exception's last line."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+# The grader's modules that only carry requests: never "the autograder line that called your code".
+_CARRIERS = ("remote.py", "wire.py")
+
+
+def _caller(every):
+    """The last autograder frame of ``every`` before the student's code was entered, or None."""
+    caller = None
+    for frame in every:
+        if _is_student_file(frame.filename):
+            break
+        path = os.path.realpath(frame.filename)
+        if path.startswith(HERE + os.sep) and os.path.basename(path) not in _CARRIERS:
+            caller = frame
+    return caller
+
+
+def student_traceback(exc, max_frames=8, with_caller=True):
+    """The frames of ``exc``'s traceback that are in the student's files, then the error line.
+
+    Library frames are dropped, and of the autograder's only the line that
+    called into the student's code: the student needs to know where in
+    *their* code things went wrong. A deep recursion is cut to its first and
+    last frames. For an exception of the student's process (a
+    ``remote.RemoteError``) the frames and the error line are the ones that
+    process sent, as text; the calling line is the check's, here.
+    """
+    every = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, remote.RemoteError):
+        frames, message = exc.remote_frames, exc.remote_message
+    else:
+        frames, message = student_frames(exc, max_frames), exception_line(exc)
+    lines = []
+    caller = _caller(every) if with_caller else None
+    if caller is not None and frames:
+        lines.append(f"  called by the autograder ({os.path.basename(caller.filename)}, line {caller.lineno}): "
+                     f"{(caller.line or '').strip()}")
+    lines += frames
+    if not frames and with_caller:
+        where = caller if isinstance(exc, remote.RemoteError) else (every[-1] if every else None)
         place = f" ({os.path.basename(where.filename)}, line {where.lineno})" if where else ""
         lines.append(f"  (raised outside your files{place})")
     lines.append(message)
@@ -292,40 +317,130 @@ def _hint(exc):
     return ""
 
 
+def _report(name, exc):
+    """The failed report of check ``name`` that raised ``exc`` (anything but a ChannelError)."""
+    if isinstance(exc, CheckFailure) or getattr(exc, "remote_type", None) == "CheckFailure":
+        return {"name": name, "passed": False, "message": str(exc)}
+    if isinstance(exc, SystemExit) or getattr(exc, "remote_type", None) == "SystemExit":
+        code = exc.remote_code if isinstance(exc, remote.RemoteError) else repr(exc.code)
+        return {"name": name, "passed": False,
+                "message": f"your code called sys.exit({code})\n" + student_traceback(exc)}
+    return {"name": name, "passed": False, "message": student_traceback(exc) + _hint(exc)}
+
+
+def check_name(check):
+    """What the report calls a check: the first line of its docstring."""
+    return (check.__doc__ or check.__name__).strip().splitlines()[0]
+
+
 def run_checks(checks, context, progress=None):
     """Run every check (even after a failure) and return their reports.
 
     A report is ``{"name", "passed", "message"}``. Any exception, including
     SystemExit from student code, fails only the check it happened in.
-    ``progress(name)`` is called as each check starts.
+    ``progress(name)`` is called as each check starts. With a connection to
+    a student's process (``context.connection``), its handles are dropped
+    between checks; when that process can no longer answer (it died, hung,
+    or broke the protocol), the checks stop there: ``context.stopped`` holds
+    the ``remote.ChannelError`` and ``context.running`` the check's name.
     """
     reports = []
-    for check in checks:
-        name = (check.__doc__ or check.__name__).strip().splitlines()[0]
-        if progress is not None:
-            progress(name)
-        try:
-            check(context)
-        except CheckFailure as failure:
-            reports.append({"name": name, "passed": False, "message": str(failure)})
-        except SystemExit as exc:
-            reports.append({"name": name, "passed": False,
-                            "message": f"your code called sys.exit({exc.code!r})\n" + student_traceback(exc)})
-        except BaseException as exc:  # noqa: B902  (anything student code raises fails this check only)
-            reports.append({"name": name, "passed": False, "message": student_traceback(exc) + _hint(exc)})
-        else:
-            reports.append({"name": name, "passed": True, "message": ""})
+    connection = context.connection
+    previous = remote.current()
+    remote.set_current(connection)
+    try:
+        for check in checks:
+            name = check_name(check)
+            context.running = name
+            if progress is not None:
+                progress(name)
+            try:
+                if connection is not None:
+                    connection.reset()
+                check(context)
+            except remote.ChannelError as error:
+                context.stopped = error
+                break
+            except BaseException as exc:  # noqa: B902  (anything student code raises fails this check only)
+                if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, remote.RemoteError):
+                    raise  # the person running the grader pressed Ctrl-C
+                reports.append(_report(name, exc))
+            else:
+                reports.append({"name": name, "passed": True, "message": ""})
+    finally:
+        remote.set_current(previous)
     return reports
 
 
 class Context:
-    """What a problem's checks share: a seeded random generator."""
+    """What a problem's checks share: a seeded random generator, and the connection to the student's process."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, connection=None):
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.connection = connection
+        self.running = None
+        self.stopped = None
 
 
+class Check:
+    """A check split in three: ``inputs(rng)`` and ``judge(inp, obs)`` here, ``probe(inp, student)`` in the child.
+
+    ``inputs`` draws what the probe is given (a dict of arrays, numbers,
+    strings); ``probe`` (a function of the check's module, named by
+    ``probe_name``, which the child imports from its own copy) calls student
+    code and returns raw observations only, never an expected value;
+    ``judge`` computes the expected values from ``inp`` and raises
+    CheckFailure on a mismatch, treating ``obs`` as untrusted. Without a
+    connection (tests) the probe runs here.
+    """
+
+    def __init__(self, doc, inputs, probe, judge):
+        self.__doc__ = doc
+        self.__name__ = probe.__name__
+        self.inputs, self.probe, self.judge = inputs, probe, judge
+
+    def __call__(self, context):
+        inp = self.inputs(context.rng)
+        connection = context.connection
+        if connection is None:
+            obs = self.probe(inp, student)
+        else:
+            obs = connection.request("probe", self.probe.__module__, self.probe.__name__, inp)
+        self.judge(inp, obs)
+
+
+# ---------------------------------------------------------------- observing (in the child)
+def observe_tensor(value):
+    """What a judge may learn of a student Tensor: its data, flags and type, or a description if it is not one."""
+    try:
+        data = getattr(value, "data", None)
+    except Exception:  # noqa: BLE001
+        data = None
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "biufc":
+        return {"tensor": False, "described": describe(value)}
+    return {"tensor": True, "data": np.array(data), "type": type(value).__name__,
+            "requires_grad": _plain(getattr(value, "requires_grad", "missing")),
+            "is_leaf": _plain(getattr(value, "is_leaf", "missing"))}
+
+
+def _plain(value):
+    return value if value is None or type(value) in (bool, int, float, str) else safe_repr(value)
+
+
+def observed_data(what, obs):
+    """The data array of an observed Tensor (``observe_tensor``); CheckFailure if the child saw no Tensor."""
+    if type(obs) is not dict or obs.get("tensor") is not True:
+        described = obs.get("described") if type(obs) is dict else None
+        raise CheckFailure(f"{what}: expected a Tensor (whose .data is an np.ndarray), got "
+                           f"{described if type(described) is str else 'nothing readable'}")
+    data = obs.get("data")
+    if not isinstance(data, np.ndarray):
+        raise CheckFailure(f"{what}: the observation of this Tensor holds no array")
+    return data
+
+
+# ---------------------------------------------------------------- the student's code
 def import_student():
     """Import and return the student's ``mytorch`` from this project (not from anywhere else)."""
     import importlib
@@ -337,66 +452,15 @@ def import_student():
 
 
 def student(module="mytorch"):
-    """Import a module of the student's project, e.g. ``student("mytorch.nn.linear")``."""
+    """A module of the student's project, e.g. ``student("mytorch.nn.linear")``.
+
+    In the grader, a ``remote.Remote`` of the module imported in the
+    problem's own process; where no such process is connected (in the child
+    itself, and in tests), the module imported here.
+    """
+    connection = remote.current()
+    if connection is not None:
+        return connection.request("import", module)
     import importlib
     import_student()
     return importlib.import_module(module)
-
-
-def main(argv):
-    started = time.monotonic()
-    problem_id, fd, seed = argv[1], int(argv[2]), int(argv[3])
-    timeout = float(argv[4]) if len(argv) > 4 else 60.0
-    faulthandler.enable()  # a crash prints the stack of every thread to our captured stderr
-    if hasattr(signal, "SIGUSR1"):
-        # The parent sends SIGUSR1 when we run out of time, just before it
-        # kills us, so that the report can show where the code was stuck.
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
-    channel = os.fdopen(fd, "r+b", buffering=0)
-    token = channel.read().decode()
-    channel.seek(0)
-    channel.truncate()
-
-    def send(message):
-        # One JSON object per line, each with the token: the parent believes
-        # only lines that carry it, and only the last one counts.
-        channel.write((json.dumps(dict(message, token=token)) + "\n").encode())
-
-    import problems  # autograder modules before the project root goes on sys.path
-    problem = problems.BY_ID[problem_id]
-    sys.path.insert(0, PROJECT_ROOT)
-    os.chdir(PROJECT_ROOT)
-    np.random.seed(seed)
-    reports = run_checks(problem.checks(), Context(seed), progress=lambda name: send({"running": name}))
-    send({"problem": problem_id, "checks": reports})
-    failed = [r for r in reports if not r["passed"]]
-    if failed and problem_id.startswith("2"):
-        # Part 2 is built from the student's own operations: name the broken one.
-        # The report above already counts; the audit only adds to its text.
-        budget = min(5.0, timeout - (time.monotonic() - started) - 3.0)
-        if budget > 0.5:
-            try:
-                import audit
-                found, note = audit.audit_note(student, seed, budget)
-            except BaseException:  # noqa: B902 (the audit must never cost the report)
-                found, note = False, None
-            if not found and problem_id in OPTIMIZER_PROBLEMS:
-                note = None  # the optimizer's own message says it all
-            if note:
-                failed[0]["message"] = (failed[0]["message"] + "\n" + note).strip()
-                send({"problem": problem_id, "checks": reports})
-    channel.close()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # student code may have replaced or closed it
-            pass
-    # Leave now: student atexit hooks and lingering threads get no chance to run.
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    # Run as the module ``harness``, the one the checks import, so that there is
-    # one CheckFailure class (not a __main__ copy of it).
-    import harness
-    harness.main(sys.argv)

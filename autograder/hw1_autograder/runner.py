@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 """Local autograder for HW1P1, Problems 1.1-2.6: ``./grade.sh 1`` runs this.
 
-Each problem runs in a fresh Python process (``harness.py``) with a time
-limit, so a crash, hang, ``sys.exit`` or segfault in student code scores that
-problem 0 and grading goes on. The child reports its checks over a private
-file descriptor with a one-time token; whatever student code prints is
-captured and shown, indented and trimmed, inside this report. The summary is
-printed here only: its last line is always the Autolab JSON
-``{"scores": {...}}``.
+The verdict is decided here, and student code never runs here. Each problem
+gets a fresh Python process (``child.py``, run from the graded project's copy
+of the autograder) that imports the student's code and, request by request,
+does what the checks ask of the student's objects, answering with raw results
+only (values, shapes, exception texts) over a private, bounded channel
+(``remote.py``, ``wire.py``: no pickle). The checks themselves, and every
+expected value and comparison, run in this process, which imported them from
+its own folder before any student process started and never imports student
+code; the child never learns the seed of the checks. So a crash, hang,
+``sys.exit``, segfault or garbage on the channel scores that problem 0 and
+grading goes on, and nothing student code does in its process can change a
+verdict. Whatever student code prints is captured and shown, indented and
+trimmed, inside this report. The summary is printed here only: its last line
+is always the Autolab JSON ``{"scores": {...}}``.
 
 Usage: python3 autograder/hw1_autograder/runner.py [--only 2.4] [--timeout 60]
        [--jobs 1] [--seed 11785] [--verbose] [--gradescope results.json]
        [--project DIR]
 
 ``--project DIR`` grades another folder: it must hold ``mytorch/``, ``hw1/``
-and its own ``autograder/hw1_autograder/`` (the harness that imports the
-student code runs from there). ``grade_submission.py`` lays out such a
-folder with a fresh copy of this autograder for every submission.
+and its own ``autograder/hw1_autograder/`` (the student's process runs its
+``child.py``; the checks run from this runner's folder). ``grade_submission.py``
+lays out such a folder with a fresh copy of this autograder for every
+submission. A server passes a secret seed as ``main(seed=...)``, never on a
+command line: the checks' inputs are then unknown in advance.
 
 Exit status: 0 when grading ran to the end, whatever the score; non-zero
 only when the autograder itself failed (bad options, or a problem's process
@@ -24,9 +33,9 @@ that broke before running any check, i.e. before any student code ran).
 """
 import argparse
 import collections
+import hashlib
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -38,7 +47,10 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+# The grader's own modules, from this folder, before any student process starts.
+import harness  # noqa: E402
 import problems  # noqa: E402
+import remote  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_TIMEOUT = 60.0
@@ -48,6 +60,7 @@ RULE = "-" * 72
 OUTPUT_BYTES = 64 * 1024
 SHOWN_LINES_FAILED = 25
 SHOWN_LINES_VERBOSE = 200
+AUDIT_CHARS = 8000  # of the advisory audit note the child may add
 
 
 class Result:
@@ -155,70 +168,105 @@ def _signal_name(number):
         return f"signal {number}"
 
 
-def run_problem(problem, index, args):
-    """Run one problem in a child process; return its Result."""
-    token = secrets.token_hex(16)
+def child_seed(seed, label):
+    """A seed for the student's process, derived from the checks' seed so that it cannot be told back."""
+    digest = hashlib.sha256(f"{seed}:{label}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def start_child(command, out, err, pass_fds, cwd):
+    """Start the process that runs student code (``child.py``): its own session, output to files."""
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=pass_fds,
+                            cwd=cwd, env=_child_env(), start_new_session=True)
+
+
+def run_problem(problem, index, args, checks=None):
+    """Run one problem's checks here against a child process running the student's code; its Result."""
+    checks = problem.checks() if checks is None else checks
     seed = args.seed + index
     start = time.monotonic()
-    with tempfile.TemporaryFile() as channel, tempfile.TemporaryFile() as out, \
-            tempfile.TemporaryFile() as err:
-        channel.write(token.encode())
-        channel.flush()
-        channel.seek(0)
-        fd = channel.fileno()
-        command = [sys.executable, harness_of(args.project), problem.id, str(fd), str(seed), str(args.timeout)]
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                pass_fds=(fd,), cwd=args.project, env=_child_env(),
-                                start_new_session=True)
-        timed_out = False
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
         try:
-            proc.wait(timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _dump_stack(proc, err)
-            _kill_group(proc)
-            proc.wait()
+            command = [sys.executable, child_of(args.project), str(request_read), str(reply_write)]
+            proc = start_child(command, out, err, (request_read, reply_write), args.project)
         finally:
-            _kill_group(proc)  # grandchildren, if student code started any
-        seconds = time.monotonic() - start
-        channel.seek(0)
-        raw = channel.read(10 * 1024 * 1024)
-        stdout, stderr = _tail(out, args.project), _tail(err, args.project)
-    checks, running = _read_channel(raw, token, problem)
-    outcome = _Outcome(proc.returncode, timed_out, stdout, stderr, seconds)
-    return _interpret(problem, args, None if timed_out else checks, running, outcome)
-
-
-def _read_channel(raw, token, problem):
-    """(the checks' reports or None, the name of the last check that started or None)."""
-    report, running = None, None
-    for line in raw.decode("utf-8", errors="replace").splitlines():
+            os.close(request_read)
+            os.close(reply_write)
+        connection = remote.Connection(request_write, reply_read, start + args.timeout)
+        context = harness.Context(seed, connection)
+        reports, started = None, False
         try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(message, dict) or message.get("token") != token:
-            continue  # not from the harness
-        if "running" in message:
-            running = str(message["running"])
-        elif message.get("problem") == problem.id:
-            report = message.get("checks")
-    if not isinstance(report, list) or len(report) != len(problem.checks()):
-        report = None
-    return report, running
+            connection.handshake()
+            connection.request("legacy_seed", child_seed(seed, f"legacy {problem.id}"))
+            started = True
+            reports = harness.run_checks(checks, context)
+            if context.stopped is None:
+                _add_audit(problem, args, reports, connection, seed, start)
+        except remote.ChannelError as error:
+            context.stopped = error
+        finally:
+            timed_out = isinstance(context.stopped, remote.ChildTimeout)
+            _end_child(proc, connection, err, timed_out)
+            os.close(request_write)
+            os.close(reply_read)
+        seconds = time.monotonic() - start
+        stdout, stderr = _tail(out, args.project), _tail(err, args.project)
+    outcome = _Outcome(proc.returncode, timed_out, stdout, stderr, seconds)
+    if not started:
+        return _harness_failed(problem, outcome)
+    if context.stopped is not None:
+        return _unfinished(problem, args, context.running, outcome, context.stopped)
+    return _finished(problem, args, reports, outcome)
+
+
+def _end_child(proc, connection, err, timed_out):
+    """Stop the child (asking first, unless it ran out of time) and everything it started."""
+    if timed_out:
+        _dump_stack(proc, err)
+    else:
+        connection.close()
+        try:
+            proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+    _kill_group(proc)  # the child, if it did not leave, and grandchildren, if student code started any
+    proc.wait()
+    connection.close()
+
+
+def _add_audit(problem, args, reports, connection, seed, start):
+    """When a Part 2 problem failed, ask the child for the audit of the student's operations (text only).
+
+    The audit never changes a score; it adds to the first failed check's
+    message. Its seed is derived from the checks' seed (which the child never
+    learns), and it gets what is left of the problem's time, at most 5 s.
+    """
+    failed = [r for r in reports if not r["passed"]]
+    if not failed or not problem.id.startswith("2"):
+        return
+    budget = min(5.0, args.timeout - (time.monotonic() - start) - 3.0)
+    if budget <= 0.5:
+        return
+    try:
+        reply = connection.request("audit", child_seed(seed, f"audit {problem.id}"), budget,
+                                   deadline=time.monotonic() + budget + 2.0)
+    except remote.RemoteError:
+        return
+    except remote.ChannelError:
+        return  # the checks all reported: the problem's result stands without the note
+    if type(reply) is not list or len(reply) != 2 or type(reply[0]) is not bool or type(reply[1]) is not str:
+        return
+    found, note = reply
+    if not found and problem.id in harness.OPTIMIZER_PROBLEMS:
+        return  # the optimizer's own message says it all
+    if note:
+        failed[0]["message"] = (failed[0]["message"] + "\n" + note[:AUDIT_CHARS]).strip()
 
 
 class _Outcome(collections.namedtuple("_Outcome", "returncode timed_out stdout stderr seconds")):
     """How a problem's process ended: its exit code, whether it timed out, its output, its run time."""
-
-
-def _interpret(problem, args, checks, running, outcome):
-    """The Result of one problem from its checks' reports (None if they did not finish) and its process."""
-    if checks is None and running is None:
-        return _harness_failed(problem, outcome)
-    if checks is None:
-        return _unfinished(problem, args, running, outcome)
-    return _finished(problem, args, checks, outcome)
 
 
 def _harness_failed(problem, outcome):
@@ -231,10 +279,14 @@ def _harness_failed(problem, outcome):
     return result
 
 
-def _unfinished(problem, args, running, outcome):
-    """A problem whose checks did not all report: timed out, crashed or exited; scores 0."""
+def _unfinished(problem, args, running, outcome, stopped=None):
+    """A problem whose checks did not all report: timed out, crashed, exited or broke the channel; scores 0."""
     returncode = outcome.returncode
-    if outcome.timed_out:
+    if isinstance(stopped, remote.ChannelBroken):
+        status = "broke the grader's channel"
+        hint = (f"the process running your code sent the grader something it does not accept ({_safe(str(stopped))}). "
+                "Does your code write to file descriptors it did not open?")
+    elif outcome.timed_out:
         status = f"timed out after {args.timeout:g} s"
         hint = "is there an endless loop, or Python loops where NumPy would do?"
     elif returncode is not None and returncode < 0:
@@ -283,9 +335,14 @@ def _finished(problem, args, checks, outcome):
 
 
 # ---------------------------------------------------------------- the run
-def harness_of(project):
-    """The harness that runs a problem on ``project``: the copy inside that project."""
-    return os.path.join(project, "autograder", "hw1_autograder", "harness.py")
+def child_of(project):
+    """The program of a problem's student process on ``project``: the copy inside that project."""
+    return os.path.join(project, "autograder", "hw1_autograder", "child.py")
+
+
+def load_checks(chosen):
+    """{problem id: its checks}, imported now from this runner's folder, before any student process starts."""
+    return {p.id: p.checks() for p in chosen}
 
 
 def select(only):
@@ -327,8 +384,8 @@ def parse_args(argv):
                              "autograder/hw1_autograder/) instead of the one this runner sits in")
     args = parser.parse_args(argv)
     args.project = os.path.realpath(args.project)
-    if not os.path.isfile(harness_of(args.project)):
-        parser.error(f"--project {args.project}: no autograder/hw1_autograder/harness.py there; "
+    if not os.path.isfile(child_of(args.project)):
+        parser.error(f"--project {args.project}: no autograder/hw1_autograder/child.py there; "
                      "the folder graded needs its own copy of the autograder")
     if not args.timeout > 0:
         parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
@@ -344,15 +401,18 @@ def _robust_streams():
             stream.reconfigure(errors="replace")
 
 
-def main(argv=None, notes=(), plot=None):
+def main(argv=None, notes=(), plot=None, seed=None):
     """Grade, print the report, and end with the Autolab JSON line; the exit status.
 
     ``notes`` (lines about the submission) are printed first and go into the
     Gradescope output; ``plot`` (a ``PlotCheck``) adds the MNIST plot as a
-    0-point test there.
+    0-point test there. ``seed`` (an int) replaces ``--seed``: a server's
+    secret, made in its own process, never shown on a command line.
     """
     _robust_streams()
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if seed is not None:
+        args.seed = int(seed)
     chosen = select(args.only)
     for line in notes:
         print(line)
@@ -363,10 +423,11 @@ def main(argv=None, notes=(), plot=None):
 def grade(args, chosen):
     """Run the ``chosen`` problems on ``args.project``, printing each result as it comes; the Results."""
     index = {p.id: i for i, p in enumerate(problems.PROBLEMS)}
+    checks = load_checks(chosen)
     print(f"Grading {args.project} ({len(chosen)} problems, time limit {args.timeout:g} s each)", flush=True)
     results = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_problem, p, index[p.id], args) for p in chosen]
+        futures = [pool.submit(run_problem, p, index[p.id], args, checks[p.id]) for p in chosen]
         for future in futures:  # in problem order, each as soon as it is done
             result = future.result()
             results.append(result)
