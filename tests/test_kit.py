@@ -215,6 +215,20 @@ def test_the_model_solution_with_leaf_nodes_stored_in_grad_fn_scores_full_marks(
     assert scores_of(run.stdout) == FULL_SCORES, run.stdout[-3000:]
 
 
+@pytest.mark.parametrize("variant", ["faithful-backward", "faithful-backward-stored-leaf-nodes"])
+def test_the_handouts_own_tensor_backward_scores_full_marks(tmp_path, variant):
+    """backward(self.grad_fn, Tensor.ones(...)) with a DFS that returns on None (handout §0.1.5, §1.2).
+
+    backward() on a leaf no operation has used is not in the handout: it is a 0-point note.
+    """
+    kit = build_kit(tmp_path / "kit", "--variant", variant)
+    run = grade(kit)
+    assert scores_of(run.stdout) == FULL_SCORES, run.stdout[-3000:]
+    if variant == "faithful-backward":
+        assert "note  (0 points, not in the handout) x.backward() on a leaf no operation has used" in run.stdout
+        assert "costs no points" in run.stdout
+
+
 def test_a_kit_with_only_part_1_1_done_scores_15_for_it(tmp_path):
     kit = build_kit(tmp_path / "kit", "--only", "1.1")
     run = grade(kit)

@@ -166,7 +166,7 @@ def test_packages_hold_the_grader_and_no_solution(packages):
         requirements = archive.read("requirements.txt").decode()
         setup = archive.read("setup.sh").decode()
     for name in ("runner.py", "harness.py", "problems.py", "submission.py", "grade_submission.py",
-                 "test_autograd.py", "test_mlp.py", "reference.py"):
+                 "test_autograd.py", "test_mlp.py", "reference.py", "child.py", "remote.py", "wire.py"):
         assert f"autograder/hw1_autograder/{name}" in tar_names
     assert all(n.startswith("autograder/hw1_autograder/") for n in tar_names)
     assert not [n for n in tar_names if n.endswith((".pyc", ".npy")) or "__pycache__" in n]
@@ -263,7 +263,7 @@ def test_planted_autograder_and_forged_output_are_ignored(packages, kit, tmp_pat
     forged = json.dumps({"scores": FULL})
     # An autograder of the student's own that awards full points, and a grade.sh...
     planted = folder / "autograder" / "hw1_autograder"
-    for name in ("runner.py", "harness.py", "grade_submission.py"):
+    for name in ("runner.py", "harness.py", "grade_submission.py", "child.py"):
         (planted / name).write_text(f"print({forged!r})\n")
     (folder / "grade.sh").write_text(f"#!/bin/sh\necho '{forged}'\n")
     # ... and student code that prints a forged score line.
@@ -370,4 +370,4 @@ def test_runner_project_must_hold_its_own_autograder(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "autograder" / "hw1_autograder" / "runner.py"),
                           "--project", str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 2
-    assert f"--project {tmp_path.resolve()}: no autograder/hw1_autograder/harness.py there" in run.stderr
+    assert f"--project {tmp_path.resolve()}: no autograder/hw1_autograder/child.py there" in run.stderr

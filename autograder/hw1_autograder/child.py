@@ -38,6 +38,11 @@ MAX_VALUE_DEPTH = 4  # lists of lists ... replied as values; deeper ones as hand
 MAX_REPR = 2_000
 MAX_MESSAGE_TEXT = 4_000
 MAX_AUDIT_TEXT = 8_000
+# Facts: attribute values sent along with a handle, so that reading them needs no request.
+FACT_LEVELS = 2  # an object's facts, and its attributes' facts (t.grad, then t.grad.data)
+MAX_FACTS = 32  # attributes of one object
+MAX_FACT_ELEMENTS = 4_096  # elements of an array sent as a fact
+MAX_FACT_ITEMS = 8  # items of a list or tuple sent as a fact
 
 BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
           "matmul": operator.matmul, "pow": operator.pow}
@@ -51,7 +56,8 @@ class Objects:
         self.by_number = {}
         self.by_id = {}
 
-    def handle(self, obj):
+    def handle(self, obj, level=FACT_LEVELS):
+        """The handle of ``obj``, with its facts (``level`` of them: 0 for none)."""
         number = self.by_id.get(id(obj))
         if number is None:
             number = len(self.by_number) + 1
@@ -61,7 +67,7 @@ class Objects:
             name = type(obj).__name__
         except Exception:  # noqa: BLE001  (a metaclass may lie)
             name = "object"
-        return wire.Handle(number, str(name)[:100])
+        return wire.Handle(number, str(name)[:100], facts_of(obj, self, level) if level > 0 else None)
 
     def get(self, handle):
         if handle.number not in self.by_number:
@@ -71,6 +77,64 @@ class Objects:
     def clear(self):
         self.by_number.clear()
         self.by_id.clear()
+
+
+def _data_descriptor(kind, name):
+    """Whether reading ``name`` on an instance of ``kind`` may run code (a property or similar on the class)."""
+    for klass in kind.__mro__:
+        attr = klass.__dict__.get(name)
+        if attr is not None:
+            return hasattr(type(attr), "__set__") or hasattr(type(attr), "__delete__")
+    return False
+
+
+_NOT_A_FACT = object()
+
+
+def facts_of(obj, objects, level):
+    """{name: value} of the attributes of ``obj`` that ``getattr`` reads from its ``__dict__`` without
+    running any of its code, as the grader may see them; None if there are none to trust.
+
+    Exact at the time of the reply: the grader uses them only until its next
+    request, which may run student code that changes them.
+    """
+    kind = type(obj)
+    try:
+        if kind.__getattribute__ is not object.__getattribute__:
+            return None  # a class, a module, or an object that decides itself what an attribute is
+        namespace = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001  (no __dict__: slots, builtins)
+        return None
+    if type(namespace) is not dict:
+        return None
+    facts = {}
+    for name, value in list(namespace.items())[:MAX_FACTS]:
+        # Public attributes only: the checks read nothing else.
+        if type(name) is str and not name.startswith("_") and not _data_descriptor(kind, name):
+            fact = _fact(value, objects, level)
+            if fact is not _NOT_A_FACT:
+                facts[name] = fact
+    return facts
+
+
+def _fact(value, objects, level):
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return value if kind is not str or len(value) <= MAX_REPR else _NOT_A_FACT
+    if isinstance(value, np.generic) and value.dtype.kind in wire.NUMERIC_KINDS:
+        return value
+    if kind is np.ndarray:
+        if value.dtype.kind not in wire.NUMERIC_KINDS or value.size > MAX_FACT_ELEMENTS:
+            return _NOT_A_FACT
+        return value.copy()
+    if kind in (list, tuple):
+        if len(value) > MAX_FACT_ITEMS:
+            return _NOT_A_FACT
+        items = [_fact(item, objects, level) for item in value]
+        if any(item is _NOT_A_FACT for item in items):
+            return _NOT_A_FACT
+        return items if kind is list else tuple(items)
+    return objects.handle(value, level - 1)
 
 
 def export(value, objects, depth=0):
@@ -112,7 +176,9 @@ def describe_exception(exc, harness):
     try:
         info["type"] = str(type(exc).__name__)[:100]
         info["bases"] = _builtin_bases(exc)
-        info["frames"] = [line[:MAX_REPR] for line in harness.student_frames(exc)][:20]
+        info["frames"] = [line[:MAX_REPR] for line in harness.student_frame_lines(exc)][:20]
+        info["sites"] = [[str(path)[:MAX_REPR], int(line), str(name)[:200]]
+                         for path, line, name in harness.student_frames(exc)][-50:]
         info["message"] = harness.exception_line(exc)[:MAX_MESSAGE_TEXT]
         info["str"] = str(exc)[:MAX_MESSAGE_TEXT]
         if isinstance(exc, SystemExit):
@@ -120,6 +186,10 @@ def describe_exception(exc, harness):
     except BaseException:  # noqa: B902  (an exception whose str() raises, and worse)
         pass
     return info
+
+
+# A request's arguments that are plain data, not student objects (whose facts a reply refreshes).
+_PLAIN = (type(None), bool, int, float, str, bytes, list, tuple, dict, np.ndarray, np.generic)
 
 
 class Server:
@@ -165,9 +235,9 @@ class Server:
     def op_reset(self):
         self.objects.clear()
 
-    def op_audit(self, seed, budget):
+    def op_audit(self, seed, budget, crash_site):
         import audit
-        found, note = audit.audit_note(self.harness.student, int(seed), float(budget))
+        found, note = audit.audit_note(self.harness.student, int(seed), float(budget), crash_site=crash_site)
         return [bool(found), str(note or "")[:MAX_AUDIT_TEXT]]
 
     def op_probe(self, module, function, inputs):
@@ -177,14 +247,20 @@ class Server:
 
     def serve(self):
         wire.send(self.replies, ["ready"])
+        reader = wire.Reader(self.requests)
         while True:
-            request = wire.receive(self.requests)
+            request = reader.receive()
             number, op, args = request
             if op == "bye":
                 return
             try:
                 method = getattr(self, "op_" + op)
-                reply = [number, "ok", export(method(*adopt(args, self.objects)), self.objects)]
+                adopted = adopt(args, self.objects)
+                result = export(method(*adopted), self.objects)
+                # The objects the request touched, with their facts as they are now.
+                touched = [self.objects.handle(a) for a in adopted[:3] if not isinstance(a, _PLAIN)] \
+                    if op in ("getattr", "setattr", "call", "binary", "unary") else []
+                reply = [number, "ok", result, touched]
             except BaseException as exc:  # noqa: B902  (student code may raise anything, even SystemExit)
                 reply = [number, "raise", describe_exception(exc, self.harness)]
             try:

@@ -18,6 +18,7 @@ child, where tracebacks happen, and for the report). Nothing here imports
 torch, or mytorch.
 """
 import os
+import sys
 import traceback
 
 import numpy as np
@@ -229,7 +230,7 @@ def _is_student_file(filename):
     return os.path.realpath(filename).startswith(STUDENT_DIRS)
 
 
-def student_frames(exc, max_frames=8):
+def student_frame_lines(exc, max_frames=8):
     """The lines of ``exc``'s traceback frames that are in the student's files (a deep recursion cut)."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_student_file(f.filename)]
     lines, skipped = [], 0
@@ -283,7 +284,7 @@ def student_traceback(exc, max_frames=8, with_caller=True):
     if isinstance(exc, remote.RemoteError):
         frames, message = exc.remote_frames, exc.remote_message
     else:
-        frames, message = student_frames(exc, max_frames), exception_line(exc)
+        frames, message = student_frame_lines(exc, max_frames), exception_line(exc)
     lines = []
     caller = _caller(every) if with_caller else None
     if caller is not None and frames:
@@ -299,22 +300,44 @@ def student_traceback(exc, max_frames=8, with_caller=True):
 
 
 # ---------------------------------------------------------------- running
-# Slips whose traceback alone does not say what to change: (exception type, text of its
-# message) -> a hint added to the report.
-HINTS = (
-    (AttributeError, "'NoneType' object has no attribute 'apply'",
-     "Hint: a constant's entry in next_functions is None (handout Appendix A.1), and constants get "
-     "no gradient (§0.1.5): backward() in mytorch/autograd_engine.py must not call .apply on it "
-     "(skip None parents, or return at once when grad_fn is None)."),
-)
+def note(check):
+    """Mark ``check`` as a 0-point note: it runs and its message is shown, but it never costs points.
+
+    For behaviour the handout does not ask for (what PyTorch would do where
+    the handout leaves it open): worth telling a student, never worth a score.
+    The problem table's check lists hold notes beside the scored checks.
+    """
+    check.zero_points = True
+    return check
 
 
-def _hint(exc):
-    """The hint of HINTS that fits ``exc``, as lines to add to its report, or ''."""
-    for kind, text, hint in HINTS:
-        if isinstance(exc, kind) and text in str(exc):
-            return "\n" + hint
-    return ""
+def student_frames(exc):
+    """The frames of ``exc``'s traceback in the student's files: ``(path from the project root, line, function)``."""
+    return [(os.path.relpath(os.path.realpath(f.filename), PROJECT_ROOT), f.lineno, f.name)
+            for f in traceback.extract_tb(exc.__traceback__) if _is_student_file(f.filename)]
+
+
+def _beside(name):
+    """The autograder module ``name`` (a file beside this one), imported once under that name."""
+    if name not in sys.modules:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, name + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+def crash_report(exc):
+    """(message, where) for ``exc`` raised by student code: the trimmed traceback and a named cause,
+    and the innermost student frame as text (None if it was raised outside the student's files)."""
+    diagnose = _beside("diagnose")  # plain data in, text out
+    if isinstance(exc, remote.RemoteError):  # raised in the student's process: its frames came as data
+        kind, frames = exc.remote_type, exc.remote_sites
+    else:
+        kind, frames = type(exc).__name__, student_frames(exc)
+    hint = diagnose.crash(kind, str(exc), frames)
+    return student_traceback(exc) + ("\n" + hint if hint else ""), diagnose.crash_site(frames)
 
 
 def _report(name, exc):
@@ -325,7 +348,11 @@ def _report(name, exc):
         code = exc.remote_code if isinstance(exc, remote.RemoteError) else repr(exc.code)
         return {"name": name, "passed": False,
                 "message": f"your code called sys.exit({code})\n" + student_traceback(exc)}
-    return {"name": name, "passed": False, "message": student_traceback(exc) + _hint(exc)}
+    message, where = crash_report(exc)
+    report = {"name": name, "passed": False, "message": message}
+    if where:
+        report["where"] = where
+    return report
 
 
 def check_name(check):
@@ -336,8 +363,10 @@ def check_name(check):
 def run_checks(checks, context, progress=None):
     """Run every check (even after a failure) and return their reports.
 
-    A report is ``{"name", "passed", "message"}``. Any exception, including
-    SystemExit from student code, fails only the check it happened in.
+    A report is ``{"name", "passed", "message", "note"}`` (``note``: a
+    0-point check, see ``note``), plus ``"where"`` (file, line and function
+    in the student's files) when student code raised. Any exception,
+    including SystemExit from student code, fails only the check it happened in.
     ``progress(name)`` is called as each check starts. With a connection to
     a student's process (``context.connection``), its handles are dropped
     between checks; when that process can no longer answer (it died, hung,
@@ -364,9 +393,11 @@ def run_checks(checks, context, progress=None):
             except BaseException as exc:  # noqa: B902  (anything student code raises fails this check only)
                 if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, remote.RemoteError):
                     raise  # the person running the grader pressed Ctrl-C
-                reports.append(_report(name, exc))
+                report = _report(name, exc)
             else:
-                reports.append({"name": name, "passed": True, "message": ""})
+                report = {"name": name, "passed": True, "message": ""}
+            report["note"] = bool(getattr(check, "zero_points", False))
+            reports.append(report)
     finally:
         remote.set_current(previous)
     return reports

@@ -18,6 +18,7 @@ exception of the student's code, as text), or into ``ChannelBroken``,
 import builtins
 import os
 import threading
+import time
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class ChildGone(ChannelError):
 
 
 class ChildTimeout(ChannelError):
-    """The child did not answer before the problem's deadline."""
+    """The child used up the problem's time limit waiting for answers."""
 
 
 class ChannelBroken(ChannelError):
@@ -59,6 +60,7 @@ class RemoteError(BaseException):
     def __init__(self, info):
         self.remote_type = info["type"]
         self.remote_frames = info["frames"]
+        self.remote_sites = info["sites"]
         self.remote_message = info["message"]
         self.remote_code = info.get("code", "?")
         BaseException.__init__(self, info["str"])
@@ -101,6 +103,10 @@ def _error_info(value):
     bases, frames = value.get("bases"), value.get("frames")
     info["bases"] = [b for b in bases if type(b) is str][:8] if type(bases) is list else []
     info["frames"] = [f[:MAX_LINE] for f in frames if type(f) is str][:20] if type(frames) is list else []
+    sites = value.get("sites")
+    info["sites"] = [(site[0][:MAX_LINE], site[1], site[2][:MAX_LINE]) for site in sites
+                     if type(site) is list and len(site) == 3 and type(site[0]) is str and type(site[1]) is int
+                     and type(site[2]) is str][-50:] if type(sites) is list else []
     if type(value.get("code")) is str:
         info["code"] = value["code"][:200]
     return info
@@ -109,18 +115,25 @@ def _error_info(value):
 class Connection:
     """One child's channel: requests go to ``requests_fd``, replies come from ``replies_fd``."""
 
-    def __init__(self, requests_fd, replies_fd, deadline):
+    def __init__(self, requests_fd, replies_fd, time_limit):
         self.requests_fd = requests_fd
         self.replies_fd = replies_fd
-        self.deadline = deadline  # time.monotonic() by which the child must have answered everything
+        # Seconds the child may take to answer, all requests together: the time the checks
+        # compute here is the grader's, and does not count against the student's code.
+        self.time_limit = time_limit
+        self.waited = 0.0
         self.number = 0
+        # Bumped by every request: facts (attribute values sent with a handle) are trusted only in
+        # the epoch they came in, since any request may run student code that changes them.
+        self.epoch = 0
         self.proxies = {}
+        self.reader = wire.Reader(replies_fd)
         self.dead = None  # the ChannelError that ended it, once it has
 
     # ------------------------------------------------------------- the protocol
     def handshake(self):
         """Wait for the child's first message; raises ChildGone/ChildTimeout/ChannelBroken."""
-        reply = self._receive(self.deadline)
+        reply = self._receive()
         if reply != ["ready"]:
             raise self._die(ChannelBroken("a first message other than the child's greeting"))
 
@@ -129,18 +142,21 @@ class Connection:
         if self.dead is not None:
             raise self.dead
         self.number += 1
+        self.epoch += 1
         message = [self.number, op, [self._export(a) for a in args]]
         try:
             wire.send(self.requests_fd, message)
         except OSError:
             raise self._die(ChildGone("the child's end of the channel is closed")) from None
-        reply = self._receive(self.deadline if deadline is None else min(deadline, self.deadline))
-        if type(reply) is not list or len(reply) != 3 or reply[0] != self.number or \
+        reply = self._receive(deadline)
+        if type(reply) is not list or len(reply) not in (3, 4) or reply[0] != self.number or \
                 reply[1] not in ("ok", "raise"):
             raise self._die(ChannelBroken("a reply out of turn or of the wrong form"))
         if reply[1] == "raise":
             info = _error_info(reply[2])
             raise remote_error_class(info["bases"])(info)
+        if len(reply) == 4 and type(reply[3]) is list:
+            self._adopt(reply[3])  # the objects the request touched: their facts as they are now
         return self._adopt(reply[2])
 
     def close(self):
@@ -157,9 +173,11 @@ class Connection:
         self.proxies.clear()
         self.request("reset")
 
-    def _receive(self, deadline):
+    def _receive(self, deadline=None):
+        start = time.monotonic()
+        limit = start + self.time_limit - self.waited
         try:
-            return wire.receive(self.replies_fd, deadline)
+            return self.reader.receive(limit if deadline is None else min(deadline, limit))
         except wire.ChannelTimeout:
             raise self._die(ChildTimeout("no answer in time")) from None
         except wire.ChannelClosed:
@@ -168,6 +186,8 @@ class Connection:
             raise self._die(ChannelBroken(str(exc))) from None
         except OSError as exc:
             raise self._die(ChildGone(f"reading the channel failed ({exc})")) from None
+        finally:
+            self.waited += time.monotonic() - start
 
     def _die(self, error):
         self.dead = error
@@ -193,6 +213,9 @@ class Connection:
             proxy = self.proxies.get(value.number)
             if proxy is None:
                 proxy = self.proxies[value.number] = Remote(self, value.number, value.type_name)
+            if value.facts is not None:
+                facts = {k: self._adopt(v) for k, v in value.facts.items() if type(k) is str}
+                object.__setattr__(proxy, "_facts", (self.epoch, facts))
             return proxy
         if type(value) in (list, tuple):
             items = [self._adopt(v) for v in value]
@@ -217,18 +240,23 @@ class Remote:
     ``is`` and ``id()`` work); ``==`` and hashing are identity, as for plain objects.
     """
 
-    __slots__ = ("_conn", "_number", "_type_name", "__weakref__")
+    __slots__ = ("_conn", "_number", "_type_name", "_facts", "__weakref__")
     __array_ufunc__ = None  # ndarray <op> Remote: NumPy leaves it to Remote's reflected operator
 
     def __init__(self, conn, number, type_name):
         object.__setattr__(self, "_conn", conn)
         object.__setattr__(self, "_number", number)
         object.__setattr__(self, "_type_name", type_name)
+        object.__setattr__(self, "_facts", (-1, {}))
 
     def __getattr__(self, name):
         if name.startswith("__") and name.endswith("__") or name in Remote.__slots__:
             raise AttributeError(name)  # protocols (__array__, __len__...) are not forwarded
-        return object.__getattribute__(self, "_conn").request("getattr", self, name)
+        conn = object.__getattribute__(self, "_conn")
+        epoch, facts = object.__getattribute__(self, "_facts")
+        if epoch == conn.epoch and name in facts:
+            return facts[name]  # what getattr in the child would give now, sent with the last reply
+        return conn.request("getattr", self, name)
 
     def __setattr__(self, name, value):
         object.__getattribute__(self, "_conn").request("setattr", self, name, value)

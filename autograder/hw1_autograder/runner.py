@@ -180,40 +180,60 @@ def start_child(command, out, err, pass_fds, cwd):
                             cwd=cwd, env=_child_env(), start_new_session=True)
 
 
-def run_problem(problem, index, args, checks=None):
-    """Run one problem's checks here against a child process running the student's code; its Result."""
-    checks = problem.checks() if checks is None else checks
-    seed = args.seed + index
-    start = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
+class Child:
+    """A started student process, waiting for its first request: its pipes and captured output."""
+
+    def __init__(self, args):
+        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        request_read, self.request_write = os.pipe()
+        self.reply_read, reply_write = os.pipe()
         try:
             command = [sys.executable, child_of(args.project), str(request_read), str(reply_write)]
-            proc = start_child(command, out, err, (request_read, reply_write), args.project)
+            self.proc = start_child(command, self.out, self.err, (request_read, reply_write), args.project)
         finally:
             os.close(request_read)
             os.close(reply_write)
-        connection = remote.Connection(request_write, reply_read, start + args.timeout)
-        context = harness.Context(seed, connection)
-        reports, started = None, False
+
+    def close(self):
+        for fd in (self.request_write, self.reply_read):
+            os.close(fd)
+        self.out.close()
+        self.err.close()
+
+
+def run_problem(problem, index, args, checks=None, child=None):
+    """Run one problem's checks here against a child process running the student's code; its Result.
+
+    ``child``: a ``Child`` started in advance (its start-up then overlaps the
+    previous problem); by default one is started now. The time limit is the
+    time spent waiting for the child's answers (the checks' own computing
+    here is not the student's), counted from now either way.
+    """
+    checks = problem.checks() if checks is None else checks
+    seed = args.seed + index
+    start = time.monotonic()
+    child = Child(args) if child is None else child
+    connection = remote.Connection(child.request_write, child.reply_read, args.timeout)
+    context = harness.Context(seed, connection)
+    reports, started = None, False
+    try:
+        connection.handshake()
+        connection.request("legacy_seed", child_seed(seed, f"legacy {problem.id}"))
+        started = True
+        reports = harness.run_checks(checks, context)
+        if context.stopped is None:
+            _add_audit(problem, args, reports, connection, seed)
+    except remote.ChannelError as error:
+        context.stopped = error
+    finally:
+        timed_out = isinstance(context.stopped, remote.ChildTimeout)
         try:
-            connection.handshake()
-            connection.request("legacy_seed", child_seed(seed, f"legacy {problem.id}"))
-            started = True
-            reports = harness.run_checks(checks, context)
-            if context.stopped is None:
-                _add_audit(problem, args, reports, connection, seed, start)
-        except remote.ChannelError as error:
-            context.stopped = error
+            _end_child(child.proc, connection, child.err, timed_out)
+            seconds = time.monotonic() - start
+            stdout, stderr = _tail(child.out, args.project), _tail(child.err, args.project)
         finally:
-            timed_out = isinstance(context.stopped, remote.ChildTimeout)
-            _end_child(proc, connection, err, timed_out)
-            os.close(request_write)
-            os.close(reply_read)
-        seconds = time.monotonic() - start
-        stdout, stderr = _tail(out, args.project), _tail(err, args.project)
-    outcome = _Outcome(proc.returncode, timed_out, stdout, stderr, seconds)
+            child.close()
+    outcome = _Outcome(child.proc.returncode, timed_out, stdout, stderr, seconds)
     if not started:
         return _harness_failed(problem, outcome)
     if context.stopped is not None:
@@ -236,22 +256,22 @@ def _end_child(proc, connection, err, timed_out):
     connection.close()
 
 
-def _add_audit(problem, args, reports, connection, seed, start):
+def _add_audit(problem, args, reports, connection, seed):
     """When a Part 2 problem failed, ask the child for the audit of the student's operations (text only).
 
     The audit never changes a score; it adds to the first failed check's
     message. Its seed is derived from the checks' seed (which the child never
-    learns), and it gets what is left of the problem's time, at most 5 s.
+    learns), and it gets what is left of the problem's time limit, at most 5 s.
     """
-    failed = [r for r in reports if not r["passed"]]
+    failed = [r for r in reports if not r["passed"] and not r["note"]]
     if not failed or not problem.id.startswith("2"):
         return
-    budget = min(5.0, args.timeout - (time.monotonic() - start) - 3.0)
+    budget = min(5.0, args.timeout - connection.waited - 3.0)
     if budget <= 0.5:
         return
     try:
         reply = connection.request("audit", child_seed(seed, f"audit {problem.id}"), budget,
-                                   deadline=time.monotonic() + budget + 2.0)
+                                   failed[0].get("where"), deadline=time.monotonic() + budget + 2.0)
     except remote.RemoteError:
         return
     except remote.ChannelError:
@@ -309,13 +329,20 @@ def _unfinished(problem, args, running, outcome, stopped=None):
 
 def _finished(problem, args, checks, outcome):
     """A problem whose checks all reported: full points if every one passed."""
-    failed = [c for c in checks if not c.get("passed")]
-    status = "passed" if not failed else f"{len(failed)} of {len(checks)} checks failed"
+    # A note (a 0-point check, harness.note) is shown when it has something to say, and never scores.
+    scored = [c for c in checks if not c.get("note")]
+    failed = [c for c in scored if not c.get("passed")]
+    status = "passed" if not failed else f"{len(failed)} of {len(scored)} checks failed"
     details, previous = [], None
     for check in checks:
         if check.get("passed") and not (failed or args.verbose):
             continue
-        details.append(f"    {'ok  ' if check.get('passed') else 'FAIL'}  {_safe(str(check.get('name')))}")
+        mark = "ok  " if check.get("passed") else "FAIL"
+        if check.get("note"):
+            mark = "ok  " if check.get("passed") else "note"
+            details.append(f"    {mark}  (0 points, not in the handout) {_safe(str(check.get('name')))}")
+        else:
+            details.append(f"    {mark}  {_safe(str(check.get('name')))}")
         message = str(check.get("message") or "").replace(args.project + os.sep, "")
         if message and message == previous:
             details.append("            (the same error as above)")
@@ -426,13 +453,23 @@ def grade(args, chosen):
     checks = load_checks(chosen)
     print(f"Grading {args.project} ({len(chosen)} problems, time limit {args.timeout:g} s each)", flush=True)
     results = []
+
+    def show(result):
+        results.append(result)
+        print(RULE)
+        print(result.text(), flush=True)
+
+    if args.jobs == 1:
+        # One at a time, each problem's process started while the one before is graded.
+        upcoming = Child(args) if chosen else None
+        for k, problem in enumerate(chosen):
+            child, upcoming = upcoming, (Child(args) if k + 1 < len(chosen) else None)
+            show(run_problem(problem, index[problem.id], args, checks[problem.id], child))
+        return results
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_problem, p, index[p.id], args, checks[p.id]) for p in chosen]
         for future in futures:  # in problem order, each as soon as it is done
-            result = future.result()
-            results.append(result)
-            print(RULE)
-            print(result.text(), flush=True)
+            show(future.result())
     return results
 
 

@@ -46,13 +46,15 @@ class ChannelTimeout(Exception):
 
 
 class Handle:
-    """The number of an object that lives in the other process, and its type's name (text, for reports)."""
+    """The number of an object that lives in the other process, its type's name (text, for reports),
+    and ``facts``: None, or a dict of some of its attributes' values at the time of the message."""
 
-    __slots__ = ("number", "type_name")
+    __slots__ = ("number", "type_name", "facts")
 
-    def __init__(self, number, type_name):
+    def __init__(self, number, type_name, facts=None):
         self.number = number
         self.type_name = type_name
+        self.facts = facts
 
     def __repr__(self):
         return f"Handle({self.number}, {self.type_name!r})"
@@ -70,7 +72,13 @@ def _encode(value, out, depth):
     if depth > MAX_DEPTH:
         raise Malformed(f"nested deeper than {MAX_DEPTH} levels")
     kind = type(value)
-    if kind in (list, tuple):
+    if kind is Handle:
+        name = str(value.type_name)[:200].encode("utf-8", errors="replace")[:255]
+        out += [b"h", _HANDLE.pack(value.number), bytes([len(name)]), name]
+        if value.facts is not None and type(value.facts) is not dict:
+            raise Malformed("a handle's facts that are not a dict")
+        _encode(value.facts, out, depth + 1)
+    elif kind in (list, tuple):
         out += [b"l" if kind is list else b"t", _COUNT.pack(len(value))]
         for item in value:
             _encode(item, out, depth + 1)
@@ -105,9 +113,6 @@ def _encode_atom(value, out):
         out += [b"s", _COUNT.pack(len(data)), data]
     elif kind is bytes:
         out += [b"b", _COUNT.pack(len(value)), value]
-    elif kind is Handle:
-        name = str(value.type_name)[:200].encode("utf-8", errors="replace")[:255]
-        out += [b"h", _HANDLE.pack(value.number), bytes([len(name)]), name]
     else:
         raise Malformed(f"no code for a {kind.__name__}")
 
@@ -125,132 +130,143 @@ def _encode_array(value, out):
 
 
 # ------------------------------------------------------------------ decoding
-class _Reader:
-    def __init__(self, data):
-        self.data = memoryview(data)
-        self.at = 0
-        self.items = 0
-
-    def take(self, size):
-        if size < 0 or self.at + size > len(self.data):
-            raise Malformed("a message cut short (a length points past its end)")
-        chunk = self.data[self.at:self.at + size]
-        self.at += size
-        return chunk
-
-    def count(self):
-        return _COUNT.unpack(self.take(4))[0]
-
-
 def decode(data):
     """The value in ``data`` (bytes of one message); raises Malformed, and only that, on anything wrong."""
     if len(data) > MAX_MESSAGE:
         raise Malformed(f"a message of {len(data)} bytes (at most {MAX_MESSAGE})")
-    reader = _Reader(data)
+    decoder = _Decoder(bytes(data))
     try:
-        value = _decode(reader, 0)
+        value = decoder.value(0)
     except Malformed:
         raise
     except (ValueError, TypeError, OverflowError, MemoryError, UnicodeError, struct.error) as exc:
         raise Malformed(f"an undecodable value ({type(exc).__name__})") from None
-    if reader.at != len(reader.data):
-        raise Malformed(f"{len(reader.data) - reader.at} bytes after the end of the value")
+    if decoder.at != len(decoder.data):
+        raise Malformed(f"{len(decoder.data) - decoder.at} bytes after the end of the value")
     return value
 
 
-def _decode(reader, depth):
-    if depth > MAX_DEPTH:
-        raise Malformed(f"nested deeper than {MAX_DEPTH} levels")
-    reader.items += 1
-    if reader.items > MAX_ITEMS:
-        raise Malformed(f"more than {MAX_ITEMS} values in one message")
-    tag = bytes(reader.take(1))
-    if tag in _CONSTANTS:
-        return _CONSTANTS[tag]
-    if tag not in _DECODERS:
-        raise Malformed(f"an unknown tag {tag!r}")
-    return _DECODERS[tag](reader, depth)
+_CONSTANTS = {ord("N"): None, ord("T"): True, ord("F"): False}
 
 
-_CONSTANTS = {b"N": None, b"T": True, b"F": False}
+class _Decoder:
+    """Reads one value from ``data``, position ``at``, counting values against MAX_ITEMS."""
 
+    def __init__(self, data):
+        self.data = data
+        self.at = 0
+        self.items = 0
+        self.by_tag = {ord("i"): self.integer, ord("f"): self.float, ord("s"): self.text, ord("b"): self.raw,
+                       ord("l"): self.list, ord("t"): self.tuple, ord("d"): self.dict, ord("a"): self.array,
+                       ord("g"): self.scalar, ord("h"): self.handle}
 
-def _decode_int(reader, depth):
-    size = reader.take(1)[0]
-    if size > MAX_INT_DIGITS:
-        raise Malformed("an integer with too many digits")
-    text = bytes(reader.take(size)).decode("ascii")
-    if not text.lstrip("-").isdigit():
-        raise Malformed("an integer that is not digits")
-    return int(text)
+    def take(self, size):
+        at = self.at
+        if at + size > len(self.data):
+            raise Malformed("a message cut short (a length points past its end)")
+        self.at = at + size
+        return self.data[at:at + size]
 
+    def byte(self):
+        at = self.at
+        if at >= len(self.data):
+            raise Malformed("a message cut short (a length points past its end)")
+        self.at = at + 1
+        return self.data[at]
 
-def _decode_str(reader, depth):
-    size = reader.count()
-    if size > 4 * MAX_TEXT:
-        raise Malformed(f"a string of {size} bytes (at most {4 * MAX_TEXT})")
-    return bytes(reader.take(size)).decode("utf-8", errors="replace")
+    def count(self):
+        at = self.at
+        if at + 4 > len(self.data):
+            raise Malformed("a message cut short (a length points past its end)")
+        self.at = at + 4
+        return _COUNT.unpack_from(self.data, at)[0]
 
+    def value(self, depth):
+        if depth > MAX_DEPTH:
+            raise Malformed(f"nested deeper than {MAX_DEPTH} levels")
+        self.items += 1
+        if self.items > MAX_ITEMS:
+            raise Malformed(f"more than {MAX_ITEMS} values in one message")
+        tag = self.byte()
+        if tag in _CONSTANTS:
+            return _CONSTANTS[tag]
+        read = self.by_tag.get(tag)
+        if read is None:
+            raise Malformed(f"an unknown tag {bytes([tag])!r}")
+        return read(depth)
 
-def _decode_sequence(reader, depth):
-    size = reader.count()
-    if size > MAX_ITEMS:
-        raise Malformed(f"a list of {size} items (at most {MAX_ITEMS})")
-    return [_decode(reader, depth + 1) for _ in range(size)]
+    def integer(self, depth):
+        size = self.byte()
+        if size > MAX_INT_DIGITS:
+            raise Malformed("an integer with too many digits")
+        text = self.take(size).decode("ascii")
+        if not text.lstrip("-").isdigit():
+            raise Malformed("an integer that is not digits")
+        return int(text)
 
+    def float(self, depth):
+        return _FLOAT.unpack(self.take(8))[0]
 
-def _decode_dict(reader, depth):
-    size = reader.count()
-    if size > MAX_ITEMS:
-        raise Malformed(f"a dict of {size} items (at most {MAX_ITEMS})")
-    result = {}
-    for _ in range(size):
-        key = _decode(reader, depth + 1)
-        if type(key) not in (str, int):
-            raise Malformed(f"a dict key of type {type(key).__name__}")
-        result[key] = _decode(reader, depth + 1)
-    return result
+    def text(self, depth):
+        size = self.count()
+        if size > 4 * MAX_TEXT:
+            raise Malformed(f"a string of {size} bytes (at most {4 * MAX_TEXT})")
+        return self.take(size).decode("utf-8", errors="replace")
 
+    def raw(self, depth):
+        return self.take(self.count())
 
-def _decode_handle(reader, depth):
-    number = _HANDLE.unpack(reader.take(8))[0]
-    name = bytes(reader.take(reader.take(1)[0])).decode("utf-8", errors="replace")
-    return Handle(number, name)
+    def list(self, depth):
+        size = self.count()
+        if size > MAX_ITEMS:
+            raise Malformed(f"a list of {size} items (at most {MAX_ITEMS})")
+        return [self.value(depth + 1) for _ in range(size)]
 
+    def tuple(self, depth):
+        return tuple(self.list(depth))
 
-_DECODERS = {
-    b"i": _decode_int,
-    b"f": lambda reader, depth: _FLOAT.unpack(reader.take(8))[0],
-    b"s": _decode_str,
-    b"b": lambda reader, depth: bytes(reader.take(reader.count())),
-    b"l": _decode_sequence,
-    b"t": lambda reader, depth: tuple(_decode_sequence(reader, depth)),
-    b"d": _decode_dict,
-    b"a": lambda reader, depth: _decode_array(reader, scalar=False),
-    b"g": lambda reader, depth: _decode_array(reader, scalar=True),
-    b"h": _decode_handle,
-}
+    def dict(self, depth):
+        size = self.count()
+        if size > MAX_ITEMS:
+            raise Malformed(f"a dict of {size} items (at most {MAX_ITEMS})")
+        result = {}
+        for _ in range(size):
+            key = self.value(depth + 1)
+            if type(key) not in (str, int):
+                raise Malformed(f"a dict key of type {type(key).__name__}")
+            result[key] = self.value(depth + 1)
+        return result
 
+    def handle(self, depth):
+        number = _HANDLE.unpack(self.take(8))[0]
+        name = self.take(self.byte()).decode("utf-8", errors="replace")
+        facts = self.value(depth + 1)
+        if facts is not None and type(facts) is not dict:
+            raise Malformed("a handle's facts that are not a dict")
+        return Handle(number, name, facts)
 
-def _decode_array(reader, scalar):
-    code = bytes(reader.take(reader.take(1)[0])).decode("ascii")
-    dtype = np.dtype(code)
-    if dtype.kind not in NUMERIC_KINDS or dtype.itemsize > 32 or dtype.fields is not None or dtype.subdtype:
-        raise Malformed(f"an array of dtype {code!r} (only numbers)")
-    ndim = reader.take(1)[0]
-    if ndim > 32:
-        raise Malformed(f"an array of {ndim} dimensions")
-    shape = tuple(_HANDLE.unpack(reader.take(8))[0] for _ in range(ndim))
-    size = 1
-    for n in shape:
-        size *= n
-        if size * dtype.itemsize > MAX_MESSAGE:
-            raise Malformed(f"an array of shape {shape} (more than {MAX_MESSAGE} bytes)")
-    if scalar and ndim:
-        raise Malformed("a NumPy scalar with a shape")
-    raw = reader.take(size * dtype.itemsize)
-    array = np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=True)
-    return array[()] if scalar else array
+    def scalar(self, depth):
+        return self.array(depth, scalar=True)
+
+    def array(self, depth, scalar=False):
+        code = self.take(self.byte()).decode("ascii")
+        dtype = np.dtype(code)
+        if dtype.kind not in NUMERIC_KINDS or dtype.itemsize > 32 or dtype.fields is not None or dtype.subdtype:
+            raise Malformed(f"an array of dtype {code!r} (only numbers)")
+        ndim = self.byte()
+        if ndim > 32:
+            raise Malformed(f"an array of {ndim} dimensions")
+        shape = tuple(_HANDLE.unpack(self.take(8))[0] for _ in range(ndim))
+        size = 1
+        for n in shape:
+            size *= n
+            if size * dtype.itemsize > MAX_MESSAGE:
+                raise Malformed(f"an array of shape {shape} (more than {MAX_MESSAGE} bytes)")
+        if scalar and ndim:
+            raise Malformed("a NumPy scalar with a shape")
+        raw = self.take(size * dtype.itemsize)
+        array = np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+        return array[()] if scalar else array
 
 
 # ------------------------------------------------------------------ framing
@@ -265,26 +281,33 @@ def send(fd, value):
         view = view[written:]
 
 
-def _read_exactly(fd, size, deadline):
-    chunks, got = [], 0
-    while got < size:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            raise ChannelTimeout()
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            raise ChannelTimeout()
-        chunk = os.read(fd, min(size - got, 1 << 20))
-        if not chunk:
-            raise ChannelClosed()
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+class Reader:
+    """Reads whole messages from a file descriptor, keeping what arrived beyond the current one."""
 
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = bytearray()
 
-def receive(fd, deadline=None):
-    """Read one message from ``fd`` (waiting until ``deadline``, a time.monotonic() value) and decode it."""
-    size = _LENGTH.unpack(_read_exactly(fd, 4, deadline))[0]
-    if size > MAX_MESSAGE:
-        raise Malformed(f"a message announced as {size} bytes (at most {MAX_MESSAGE})")
-    return decode(_read_exactly(fd, size, deadline))
+    def _fill(self, size, deadline):
+        while len(self.buffer) < size:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise ChannelTimeout()
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if not ready:
+                raise ChannelTimeout()
+            chunk = os.read(self.fd, max(size - len(self.buffer), 1 << 16))
+            if not chunk:
+                raise ChannelClosed()
+            self.buffer += chunk
+
+    def receive(self, deadline=None):
+        """The next message, decoded (waiting until ``deadline``, a time.monotonic() value)."""
+        self._fill(4, deadline)
+        size = _LENGTH.unpack(self.buffer[:4])[0]
+        if size > MAX_MESSAGE:
+            raise Malformed(f"a message announced as {size} bytes (at most {MAX_MESSAGE})")
+        self._fill(4 + size, deadline)
+        data = bytes(self.buffer[4:4 + size])
+        del self.buffer[:4 + size]
+        return decode(data)
