@@ -362,3 +362,45 @@ def test_a_remote_exception_mirrors_builtin_classes_as_text():
             os.close(fd)
     exit_info = dict(info, bases=["SystemExit", "BaseException"], code="3")
     assert not issubclass(remote.remote_error_class(exit_info["bases"]), Exception)
+
+
+# ----------------------------------------------------------------- a check split in three
+def _split_check():
+    """harness and test_autograd as the grader has them (by their plain names), and the Addition check."""
+    sys.modules.setdefault("harness", test_grader_reference.harness)
+    sys.modules.setdefault("diagnose", test_grader_reference._load("diagnose"))
+    checks = test_grader_reference._load("test_autograd")
+    return sys.modules["harness"], checks
+
+
+def test_a_split_check_passes_on_the_reference_in_process():
+    harness, checks = _split_check()
+    reports = harness.run_checks(checks.ADDITION, harness.Context(3))
+    assert [r["passed"] for r in reports] == [True], reports
+
+
+@pytest.mark.parametrize("obs, says", [
+    ("not a dict", "are not a dict"),
+    ({}, "hold no 'out'"),
+    ({"out": {"tensor": True, "data": "text"}}, r"a Tensor \(whose .data is an np.ndarray\), got something unreadable"),
+    ({"out": {"tensor": False, "described": "int 3", "nested": False}}, "got int 3"),
+    ({"out": {"tensor": True, "data": np.zeros((9, 9))}}, "wrong shape"),
+    ({"error": {"type": "ValueError"}}, "malformed"),
+])
+def test_a_judge_fails_forged_or_malformed_observations_with_a_message(obs, says):
+    harness, checks = _split_check()
+    inp = checks._add_direct_inputs(np.random.default_rng(0))
+    with pytest.raises(harness.CheckFailure, match=says):
+        checks.judge_add_direct(inp, obs)
+
+
+def test_a_judge_raises_the_error_the_probe_saw_as_the_student_raised_it():
+    harness, checks = _split_check()
+    inp = checks._add_direct_inputs(np.random.default_rng(0))
+    error = {"type": "ValueError", "bases": ["ValueError", "Exception"], "frames": ['  File "mytorch/x.py", line 3'],
+             "sites": [["mytorch/x.py", 3, "forward"]], "message": "ValueError: boom", "str": "boom",
+             "caller": "  called by the autograder (test_autograd.py, line 50): out = F.Add.forward(...)"}
+    with pytest.raises(ValueError) as caught:
+        checks.judge_add_direct(inp, {"error": error})
+    text = harness.student_traceback(caught.value)
+    assert text.splitlines() == [error["caller"], error["frames"][0], "ValueError: boom"]

@@ -287,7 +287,9 @@ def student_traceback(exc, max_frames=8, with_caller=True):
         frames, message = student_frame_lines(exc, max_frames), exception_line(exc)
     lines = []
     caller = _caller(every) if with_caller else None
-    if caller is not None and frames:
+    if getattr(exc, "remote_caller", None) and frames:
+        lines.append(exc.remote_caller)  # a probe's own line, in the student's process
+    elif caller is not None and frames:
         lines.append(f"  called by the autograder ({os.path.basename(caller.filename)}, line {caller.lineno}): "
                      f"{(caller.line or '').strip()}")
     lines += frames
@@ -441,15 +443,36 @@ class Check:
         self.judge(inp, obs)
 
 
-# ---------------------------------------------------------------- observing (in the child)
+# ---------------------------------------------------------------- probe and judge
+def exception_info(exc):
+    """An exception of student code as plain data (type, message, student frames, the calling line).
+
+    Made where the exception happened, in the student's process; the grader
+    turns it back into an exception of the same kind (``raise_observed``).
+    """
+    info = {"type": type(exc).__name__[:100],
+            "bases": [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"][:8],
+            "frames": [line[:2000] for line in student_frame_lines(exc)][:20],
+            "sites": [[path[:2000], line, name[:200]] for path, line, name in student_frames(exc)][-50:],
+            "message": exception_line(exc)[:4000], "str": str(exc)[:4000]}
+    if isinstance(exc, SystemExit):
+        info["code"] = repr(exc.code)[:200]
+    caller = _caller(traceback.extract_tb(exc.__traceback__))
+    if caller is not None and info["frames"]:
+        info["caller"] = (f"  called by the autograder ({os.path.basename(caller.filename)}, line {caller.lineno}): "
+                          f"{(caller.line or '').strip()}")[:2000]
+    return info
+
+
 def observe_tensor(value):
-    """What a judge may learn of a student Tensor: its data, flags and type, or a description if it is not one."""
+    """(in a probe) What a judge may learn of a student Tensor: data and flags, or what it is instead."""
     try:
         data = getattr(value, "data", None)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001  (a broken property: not a Tensor as far as the judge is concerned)
         data = None
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "biufc":
-        return {"tensor": False, "described": describe(value)}
+        return {"tensor": False, "described": describe(value),
+                "nested": data is not None and hasattr(data, "data")}
     return {"tensor": True, "data": np.array(data), "type": type(value).__name__,
             "requires_grad": _plain(getattr(value, "requires_grad", "missing")),
             "is_leaf": _plain(getattr(value, "is_leaf", "missing"))}
@@ -459,16 +482,42 @@ def _plain(value):
     return value if value is None or type(value) in (bool, int, float, str) else safe_repr(value)
 
 
-def observed_data(what, obs):
-    """The data array of an observed Tensor (``observe_tensor``); CheckFailure if the child saw no Tensor."""
-    if type(obs) is not dict or obs.get("tensor") is not True:
+def observe_error(exc):
+    """(in a probe) An exception of student code, for the judge to raise where the probe stopped."""
+    return exception_info(exc)
+
+
+def raise_observed(info):
+    """(in a judge) Raise the exception a probe observed (``observe_error``), as student code raised it."""
+    try:
+        valid = remote.error_info(info)
+    except remote.ChannelBroken as broken:
+        raise CheckFailure(f"the observation of an error of your code is malformed ({broken})") from None
+    raise remote.remote_error_class(valid["bases"])(valid)
+
+
+def observed(obs, key):
+    """(in a judge) ``obs[key]``; if the probe stopped before it, the error that stopped it."""
+    if type(obs) is not dict:
+        raise CheckFailure(f"the observations of your code's results are not a dict but {remote.type_name(obs)}")
+    if key in obs:
+        return obs[key]
+    if "error" in obs:
+        raise_observed(obs["error"])
+    raise CheckFailure(f"the observations of your code's results hold no {key!r}")
+
+
+def judge_tensor(what, obs, expected, rtol=1e-6, atol=1e-8):
+    """(in a judge) An observed Tensor (``observe_tensor``) holds ``expected``: ``assert_tensor``'s messages."""
+    if type(obs) is not dict or obs.get("tensor") is not True or not isinstance(obs.get("data"), np.ndarray):
         described = obs.get("described") if type(obs) is dict else None
+        hint = ""
+        if type(obs) is dict and obs.get("nested") is True:
+            hint = ("\nA Tensor inside .data: .data must hold an np.ndarray, so compute new values from arrays "
+                    "(e.g. param.data - lr * param.grad.data), not from Tensors.")
         raise CheckFailure(f"{what}: expected a Tensor (whose .data is an np.ndarray), got "
-                           f"{described if type(described) is str else 'nothing readable'}")
-    data = obs.get("data")
-    if not isinstance(data, np.ndarray):
-        raise CheckFailure(f"{what}: the observation of this Tensor holds no array")
-    return data
+                           f"{described if type(described) is str else 'something unreadable'}{hint}")
+    assert_values(what, obs["data"], expected, rtol, atol)
 
 
 # ---------------------------------------------------------------- the student's code

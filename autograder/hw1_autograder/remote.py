@@ -63,6 +63,7 @@ class RemoteError(BaseException):
         self.remote_sites = info["sites"]
         self.remote_message = info["message"]
         self.remote_code = info.get("code", "?")
+        self.remote_caller = info.get("caller")
         BaseException.__init__(self, info["str"])
 
     def __str__(self):
@@ -91,7 +92,7 @@ def remote_error_class(bases):
     return _CLASSES[mirror]
 
 
-def _error_info(value):
+def error_info(value):
     """The exception description of a reply, validated: every field text of bounded length."""
     if type(value) is not dict:
         raise ChannelBroken("an exception reply that is not a dict")
@@ -107,6 +108,8 @@ def _error_info(value):
     info["sites"] = [(site[0][:MAX_LINE], site[1], site[2][:MAX_LINE]) for site in sites
                      if type(site) is list and len(site) == 3 and type(site[0]) is str and type(site[1]) is int
                      and type(site[2]) is str][-50:] if type(sites) is list else []
+    if type(value.get("caller")) is str:
+        info["caller"] = value["caller"][:MAX_LINE]
     if type(value.get("code")) is str:
         info["code"] = value["code"][:200]
     return info
@@ -153,7 +156,7 @@ class Connection:
                 reply[1] not in ("ok", "raise"):
             raise self._die(ChannelBroken("a reply out of turn or of the wrong form"))
         if reply[1] == "raise":
-            info = _error_info(reply[2])
+            info = error_info(reply[2])
             raise remote_error_class(info["bases"])(info)
         if len(reply) == 4 and type(reply[3]) is list:
             self._adopt(reply[3])  # the objects the request touched: their facts as they are now
