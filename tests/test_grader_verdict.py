@@ -404,3 +404,17 @@ def test_a_judge_raises_the_error_the_probe_saw_as_the_student_raised_it():
         checks.judge_add_direct(inp, {"error": error})
     text = harness.student_traceback(caught.value)
     assert text.splitlines() == [error["caller"], error["frames"][0], "ValueError: boom"]
+
+
+def test_a_child_cannot_send_more_than_the_total_bound():
+    request_read, request_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    connection = remote.Connection(request_write, reply_read, 5.0)
+    connection.reader.limit = 1000  # as if 256 MB had been read
+    os.write(reply_write, _framed([1, "ok", "x" * 2000]))
+    try:
+        with pytest.raises(remote.ChannelBroken, match="in all"):
+            connection.request("repr", None)
+    finally:
+        for fd in (request_read, request_write, reply_read, reply_write):
+            os.close(fd)

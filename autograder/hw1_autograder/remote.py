@@ -130,7 +130,10 @@ class Connection:
         # the epoch they came in, since any request may run student code that changes them.
         self.epoch = 0
         self.proxies = {}
-        self.reader = wire.Reader(replies_fd)
+        self.reader = wire.Reader(replies_fd, wire.MAX_TOTAL)
+        # A safety net on the wall clock, the grader's own time included (a child that makes the
+        # checks slow, e.g. with the biggest replies allowed, still ends).
+        self.wall_deadline = time.monotonic() + 2 * time_limit + 30
         self.dead = None  # the ChannelError that ended it, once it has
 
     # ------------------------------------------------------------- the protocol
@@ -178,7 +181,7 @@ class Connection:
 
     def _receive(self, deadline=None):
         start = time.monotonic()
-        limit = start + self.time_limit - self.waited
+        limit = min(start + self.time_limit - self.waited, self.wall_deadline)
         try:
             return self.reader.receive(limit if deadline is None else min(deadline, limit))
         except wire.ChannelTimeout:

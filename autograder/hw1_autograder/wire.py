@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 MAX_MESSAGE = 32 * 1024 * 1024  # bytes of one message
+MAX_TOTAL = 256 * 1024 * 1024  # bytes a problem's process may send in all (honest grading: under 1 MB)
 MAX_DEPTH = 24  # nesting of lists, tuples and dicts
 MAX_ITEMS = 200_000  # values in one message
 MAX_TEXT = 64 * 1024  # characters of one string
@@ -284,9 +285,11 @@ def send(fd, value):
 class Reader:
     """Reads whole messages from a file descriptor, keeping what arrived beyond the current one."""
 
-    def __init__(self, fd):
+    def __init__(self, fd, limit=None):
         self.fd = fd
         self.buffer = bytearray()
+        self.total = 0  # bytes read so far
+        self.limit = limit  # bytes it may read in all, or None
 
     def _fill(self, size, deadline):
         while len(self.buffer) < size:
@@ -299,6 +302,9 @@ class Reader:
             chunk = os.read(self.fd, max(size - len(self.buffer), 1 << 16))
             if not chunk:
                 raise ChannelClosed()
+            self.total += len(chunk)
+            if self.limit is not None and self.total > self.limit:
+                raise Malformed(f"more than {self.limit // 2 ** 20} MB in all")
             self.buffer += chunk
 
     def receive(self, deadline=None):
