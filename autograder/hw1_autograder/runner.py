@@ -38,6 +38,7 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import jail  # noqa: E402
 import problems  # noqa: E402
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -73,16 +74,6 @@ class Result:
 
 
 # -------------------------------------------------------------- one problem
-def _child_env():
-    env = dict(os.environ)
-    # Small arrays: threads only cost start-up time, and one thread is deterministic.
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, "1")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTHONSTARTUP", None)
-    return env
-
-
 def _kill_group(proc):
     """Kill the child and anything it started (its own process group)."""
     try:
@@ -166,10 +157,9 @@ def run_problem(problem, index, args):
         channel.flush()
         channel.seek(0)
         fd = channel.fileno()
-        command = [sys.executable, harness_of(args.project), problem.id, str(fd), str(seed), str(args.timeout)]
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                pass_fds=(fd,), cwd=args.project, env=_child_env(),
-                                start_new_session=True)
+        # jail.py: limits, isolated Python, scrubbed environment, unprivileged user where possible.
+        proc = jail.start(harness_of(args.project), [problem.id, fd, seed, args.timeout], stdout=out,
+                          stderr=err, cwd=args.project, pass_fds=(fd,), timeout=args.timeout)
         timed_out = False
         try:
             proc.wait(timeout=args.timeout)
@@ -179,7 +169,7 @@ def run_problem(problem, index, args):
             _kill_group(proc)
             proc.wait()
         finally:
-            _kill_group(proc)  # grandchildren, if student code started any
+            jail.reap(proc)  # everything student code started: process group, setsid daemons, its user's
         seconds = time.monotonic() - start
         channel.seek(0)
         raw = channel.read(10 * 1024 * 1024)
