@@ -33,13 +33,16 @@ The grader process itself is made non-dumpable (``PR_SET_DUMPABLE`` 0): a
 process of the same user cannot ptrace it or read its memory, environment or
 file descriptors through /proc.
 """
+import atexit
 import ctypes
 import json
 import os
 import pwd
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -124,7 +127,10 @@ def site_folders():
 
 
 def _scratch_dirs():
-    base = CONFIG.scratch or os.path.join(os.environ.get("TMPDIR", "/tmp"), "hw1p1-scratch-%d" % os.getpid())
+    if CONFIG.scratch is None:  # a local run: a scratch folder of its own, removed at exit
+        CONFIG.scratch = tempfile.mkdtemp(prefix="hw1p1-scratch-")
+        atexit.register(shutil.rmtree, CONFIG.scratch, True)
+    base = CONFIG.scratch
     home, tmp = os.path.join(base, "home"), os.path.join(base, "tmp")
     for folder in (base, home, tmp):
         os.makedirs(folder, mode=0o700, exist_ok=True)
