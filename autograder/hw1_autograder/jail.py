@@ -43,6 +43,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -80,6 +81,7 @@ class _Config:
 
 CONFIG = _Config()
 _LIVE = set()          # pids of children started and not yet reaped
+_LOCK = threading.Lock()
 _PARENT_READY = False
 
 
@@ -202,10 +204,11 @@ def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
     drop = {}
     if CONFIG.user is not None and os.geteuid() == 0:
         drop = {"user": CONFIG.user.pw_uid, "group": CONFIG.user.pw_gid, "extra_groups": []}
-    proc = JailedProcess(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd,
-                         pass_fds=tuple(pass_fds), env=child_env(home, tmp), start_new_session=True,
-                         umask=0o077, **drop)
-    _LIVE.add(proc.pid)
+    with _LOCK:  # a reap in another thread must not take this child for an orphan
+        proc = JailedProcess(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd,
+                             pass_fds=tuple(pass_fds), env=child_env(home, tmp), start_new_session=True,
+                             umask=0o077, **drop)
+        _LIVE.add(proc.pid)
     return proc
 
 
@@ -264,18 +267,20 @@ def reap(proc, rounds=50):
     if proc.returncode is None:
         proc.kill()
         proc.wait()
-    _LIVE.discard(proc.pid)
     killed = 0
     for _ in range(rounds):
         stray = set()
-        if CONFIG.user is not None and os.geteuid() == 0:
-            stray |= set(_processes_of(CONFIG.user.pw_uid))
-            if stray:
-                _kill_all_of_user(CONFIG.user.pw_uid, CONFIG.user.pw_gid)
-        table = _process_table()
-        # Orphans come back to us (subreaper). The grader starts no children of its own while
-        # grading, so every child of ours that is no live problem's process is student code.
-        orphans = [pid for pid, parent in table.items() if parent == os.getpid() and pid not in _LIVE]
+        with _LOCK:
+            _LIVE.discard(proc.pid)
+            if CONFIG.user is not None and os.geteuid() == 0 and not _LIVE:
+                # No other problem is running (--jobs 1): everything of the student's user goes.
+                stray |= set(_processes_of(CONFIG.user.pw_uid))
+                if stray:
+                    _kill_all_of_user(CONFIG.user.pw_uid, CONFIG.user.pw_gid)
+            table = _process_table()
+            # Orphans come back to us (subreaper). The grader starts no children of its own while
+            # grading, so every child of ours that is no live problem's process is student code.
+            orphans = [pid for pid, parent in table.items() if parent == os.getpid() and pid not in _LIVE]
         stray |= _descendants(orphans, table)
         if not stray:
             break

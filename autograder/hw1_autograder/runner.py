@@ -296,6 +296,11 @@ def select(only):
     return [p for p in problems.PROBLEMS if p in chosen]
 
 
+def secret_seed():
+    """A per-run seed drawn here, in the grading process: in no argument, variable or file of its own."""
+    return secrets.randbelow(2 ** 31 - 1000)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="runner.py", description="Local autograder for HW1P1 (Problems 1.1-2.6).")
@@ -308,6 +313,9 @@ def parse_args(argv):
                         help="grade N problems at a time (default 1)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"seed of the random shapes and values (default {DEFAULT_SEED})")
+    parser.add_argument("--secret-seed", action="store_true",
+                        help="draw the seed at random in this process, never shown (the server packages "
+                             "do: values computed at home from the kit's fixed seed do not match)")
     parser.add_argument("--verbose", action="store_true",
                         help="show every check and everything your code printed")
     parser.add_argument("--gradescope", metavar="PATH",
@@ -316,6 +324,8 @@ def parse_args(argv):
                         help="grade the project in DIR (with mytorch/, hw1/ and its own "
                              "autograder/hw1_autograder/) instead of the one this runner sits in")
     args = parser.parse_args(argv)
+    if args.secret_seed:
+        args.seed = secret_seed()
     args.project = os.path.realpath(args.project)
     if not os.path.isfile(harness_of(args.project)):
         parser.error(f"--project {args.project}: no autograder/hw1_autograder/harness.py there; "
@@ -361,8 +371,21 @@ def grade(args, chosen):
             result = future.result()
             results.append(result)
             print(RULE)
-            print(result.text(), flush=True)
+            print(capped(result.text(), REPORT_CHARS), flush=True)
     return results
+
+
+# The most of one problem's report printed or put into results.json (a flood of messages
+# must neither hide the score line nor make a results.json of hundreds of MB).
+REPORT_CHARS = 64 * 1024
+
+
+def capped(text, limit):
+    """``text`` cut to at most ``limit`` characters, keeping its start and end, saying what was cut."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 80) // 2
+    return f"{text[:keep]}\n... ({len(text) - 2 * keep} characters cut) ...\n{text[-keep:]}"
 
 
 def not_graded(chosen, reason):
@@ -402,30 +425,58 @@ def finish(args, chosen, results, notes=(), plot=None):
 
 
 class PlotCheck:
-    """Whether the submission holds a PNG ``validation_accuracy.png`` (Problem 3, graded by hand)."""
+    """Whether the submission holds a plausible PNG ``validation_accuracy.png`` (Problem 3, graded by hand).
+
+    ``flag`` says what is wrong with it for staff (None when it looks like a plot): missing, not a
+    PNG, or a size no matplotlib plot has.
+    """
+
+    MIN_BYTES, MAX_BYTES = 1024, 10 * 1024 * 1024
+    MIN_SIDE, MAX_SIDE = 100, 10000
 
     def __init__(self, path):
         self.path = path
         try:
             with open(path, "rb") as handle:
-                head = handle.read(8)
+                head = handle.read(24)
             size = os.path.getsize(path)
         except OSError:
             head, size = None, 0
         self.present = head is not None
-        self.is_png = head == b"\x89PNG\r\n\x1a\n"
+        self.is_png = head is not None and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+        width = int.from_bytes(head[16:20], "big") if self.is_png else 0
+        height = int.from_bytes(head[20:24], "big") if self.is_png else 0
+        self.flag = None
         if not self.present:
+            self.flag = "missing"
             self.summary = ("validation_accuracy.png is MISSING: Problem 3 (MNIST) cannot be graded. "
                             "Run ./grade.sh m, then ./create_tarball.sh, and submit again.")
         elif not self.is_png:
+            self.flag = "not a PNG"
             self.summary = f"validation_accuracy.png ({size} bytes) is not a PNG image; staff will look at it."
+        elif not (self.MIN_BYTES <= size <= self.MAX_BYTES and self.MIN_SIDE <= width <= self.MAX_SIDE
+                  and self.MIN_SIDE <= height <= self.MAX_SIDE):
+            self.flag = "implausible size"
+            self.summary = (f"validation_accuracy.png is a PNG of {width}x{height} pixels and {size} bytes, "
+                            "not the size of a plot ./grade.sh m makes; staff will look at it.")
         else:
-            self.summary = (f"validation_accuracy.png submitted ({size} bytes); course staff grade "
-                            f"Problem 3 ({problems.MNIST_POINTS} points) by hand from it.")
+            self.summary = (f"validation_accuracy.png submitted ({width}x{height}, {size} bytes); course staff "
+                            f"grade Problem 3 ({problems.MNIST_POINTS} points) by hand from it.")
 
 
 # Gradescope's visibility values: "hidden", "after_due_date", "after_published", "visible".
 GRADESCOPE_VISIBILITY = "visible"
+
+
+def plot_test(plot):
+    """Problem 3's entry in results.json: no score and no status (Gradescope would show a 0-point
+    test as "passed"), so it reads as submitted and graded by staff; "failed" only when flagged."""
+    test = {"name": f"3 MNIST ({problems.MNIST_POINTS} points): validation_accuracy.png, graded by staff",
+            "output": plot.summary, "visibility": GRADESCOPE_VISIBILITY}
+    if plot.flag:
+        test["name"] += f" [FLAGGED: {plot.flag}]"
+        test["status"] = "failed"
+    return test
 
 
 def write_gradescope(path, results, total, notes=(), plot=None):
@@ -438,17 +489,15 @@ def write_gradescope(path, results, total, notes=(), plot=None):
     ``output`` and ``visibility``.
     """
     tests = [{"name": r.problem.name, "score": r.points, "max_score": r.problem.points,
-              "status": "passed" if r.passed else "failed", "output": r.text(),
+              "status": "passed" if r.passed else "failed", "output": capped(r.text(), REPORT_CHARS),
               "visibility": GRADESCOPE_VISIBILITY} for r in results]
     if plot is not None:
-        tests.append({"name": f"3 MNIST (validation_accuracy.png, {problems.MNIST_POINTS} points graded by hand)",
-                      "score": 0, "max_score": 0, "status": "passed" if plot.is_png else "failed",
-                      "output": plot.summary, "visibility": GRADESCOPE_VISIBILITY})
+        tests.append(plot_test(plot))
     full = problems.TOTAL_POINTS - problems.MNIST_POINTS
     output = list(notes) + [f"Autograded score: {total}/{full} (Problems 1.1-2.6). Problem 3 "
                             f"(MNIST, {problems.MNIST_POINTS} points) is graded by hand."]
-    report = {"score": total, "output": "\n".join(output), "visibility": GRADESCOPE_VISIBILITY,
-              "stdout_visibility": "hidden", "tests": tests}
+    report = {"score": total, "output": capped("\n".join(output), REPORT_CHARS),
+              "visibility": GRADESCOPE_VISIBILITY, "stdout_visibility": "hidden", "tests": tests}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     # Written whole then renamed, so a reader never sees half a file.
