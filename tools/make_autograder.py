@@ -91,7 +91,7 @@ if [ -z "${PYTHON:-}" ]; then
 fi
 cd "$ROOT" || exit 1
 # -I: isolated (no PYTHON* variables, no user site). Student code runs as hw1student (setup.sh).
-exec "$PYTHON" -I "$ROOT/source/autograder/hw1_autograder/grade_submission.py" gradescope --root "$ROOT"
+exec "$PYTHON" -I "$ROOT/source/autograder/hw1_autograder/grade_submission.py" gradescope --root "$ROOT" "$@"
 """
 
 

@@ -88,6 +88,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.platform == "gradescope":
         args.submission = args.submission or os.path.join(args.root, "submission")
+        args.results_default = args.results is None
         args.results = args.results or os.path.join(args.root, "results", "results.json")
     return args
 
@@ -261,10 +262,11 @@ def run_args(args, folder):
     return argv
 
 
-def score_nothing(args, folder, notes, reason, plot=None):
+def score_nothing(args, notes, reason, plot=None):
     """Every problem 0 with ``reason``; the report, the JSON line and results.json all the same."""
     runner._robust_streams()
-    parsed = runner.parse_args(run_args(args, folder))
+    # Not runner.parse_args: after a full disk there may be no grading folder left to check.
+    parsed = argparse.Namespace(gradescope=args.results if args.platform == "gradescope" else None)
     for line in notes:
         print(line)
     results = runner.not_graded(problems.PROBLEMS, reason)
@@ -280,8 +282,10 @@ def provisional(args):
         return
     folder = os.path.dirname(os.path.abspath(args.results))
     os.makedirs(folder, exist_ok=True)
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        os.chmod(folder, 0o700)  # the student user can neither read nor write the results
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and args.results_default:
+        # Gradescope's own ROOT/results (never a folder named with --results, which could be
+        # /tmp): the student user can neither read nor write the results.
+        os.chmod(folder, 0o700)
     reason = ("Grading did not finish (the time limit ran out, or the grader crashed): this is a "
               "provisional score of 0. Tell the course staff.")
     runner.write_gradescope(args.results, runner.not_graded(problems.PROBLEMS, reason), 0,
@@ -300,7 +304,7 @@ def grade(args, work, user, notes_for_staff):
     for line in notes_for_staff + jail.status():
         print(f"[staff] {line}")
     if reason is not None:
-        return score_nothing(args, project, notes, reason, plot)
+        return score_nothing(args, notes, reason, plot)
     # runner.main's steps, with the check of the grader's own files before the summary,
     # so that the JSON line stays the last line.
     runner._robust_streams()
@@ -342,7 +346,7 @@ def main(argv=None):
             reason = (f"AUTOGRADER ERROR: the grading machine ran out of disk space ({error.strerror}); "
                       "every problem scores 0 for now. Tell the course staff.")
             report_tampering()
-            status = score_nothing(args, work, [reason], reason)
+            status = score_nothing(args, [reason], reason)
         return status
     finally:
         if not args.keep:

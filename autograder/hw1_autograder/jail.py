@@ -19,7 +19,8 @@
   is killed, then every orphan it left behind: the grader is a child
   subreaper (Linux), so a ``setsid`` daemon reparents to it and is found and
   killed, stopped (SIGSTOP) or not. When the child runs as a dedicated user,
-  everything of that user is killed (``kill(-1)`` as that user).
+  everything of that user is killed (``kill(-1)`` as that user). Its scratch
+  folder is emptied, so a disk it filled is free again for the next problem.
 - **Privilege drop** (when the grader runs as root, ``configure(user=...)``):
   the child runs as that unprivileged user with a scratch folder it owns;
   it cannot read, write, signal or trace the grader.
@@ -293,7 +294,25 @@ def reap(proc, rounds=50):
             except ChildProcessError:
                 pass
         time.sleep(0.005)
+    _wipe_scratch()
     return killed
+
+
+def _wipe_scratch():
+    """Empty the scratch folder between problems: what one child wrote (a disk filled up) is gone."""
+    if CONFIG.scratch is None or _LIVE:
+        return
+    for name in ("home", "tmp"):
+        folder = os.path.join(CONFIG.scratch, name)
+        for entry in os.listdir(folder) if os.path.isdir(folder) else ():
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
 
 
 # ------------------------------------------------------------- the child side
