@@ -249,15 +249,26 @@ def test_a_local_regrade_leaves_the_staff_checkout_alone(hostile_tar, tmp_path):
     assert not list(tmp_path.glob("hw1p1-grading-*"))     # the grading folder is gone
 
 
+TAMPER_COPY = """
+import os as _os
+_copy = _os.path.join(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))), "autograder",
+                      "hw1_autograder", "harness.py")
+_os.chmod(_copy, 0o644)
+with open(_copy, "a") as _handle:
+    _handle.write("\\nBACKDOORED = True\\n")
+"""
+
+
 @pytest.fixture(scope="module")
-def reference_tar(tmp_path_factory):
-    return _reference_with(tmp_path_factory.mktemp("reference"), "")
+def tamper_tar(tmp_path_factory):
+    return _reference_with(tmp_path_factory.mktemp("tamper"), TAMPER_COPY)
 
 
-def test_tampering_with_the_grader_is_undone_and_reported(tmp_path, reference_tar):
-    """Where nothing blocks the write (no Landlock, same user), the change is found, undone and reported.
+def test_tampering_with_the_grader_is_undone_and_reported(tmp_path, tamper_tar):
+    """Where nothing blocks the write (no Landlock, same user), the change is found and reported.
 
-    The write is made from the grader's own process here, as student code could without Landlock.
+    Student code rewrites the grading folder's copy; the grader's own runner.py is rewritten from
+    the grader's process (as student code could: it would also have to find the path).
     """
     checkout = copy_project(tmp_path / "checkout")
     runner_py = checkout / "autograder" / "hw1_autograder" / "runner.py"
@@ -267,11 +278,13 @@ def test_tampering_with_the_grader_is_undone_and_reported(tmp_path, reference_ta
             "real = jail.configure\n"
             "jail.configure = lambda **kw: real(**dict(kw, strict=False))\n"
             f"threading.Timer(0.5, lambda: open({str(runner_py)!r}, 'a').write('#evil\\n')).start()\n"
-            f"sys.exit(grade_submission.main(['autolab', {str(reference_tar)!r}, '--user', 'none']))\n")
+            f"sys.exit(grade_submission.main(['autolab', {str(tamper_tar)!r}, '--user', 'none']))\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path),
                          env=dict(os.environ, TMPDIR=str(tmp_path)))
     assert "[staff] TAMPERED: these autograder files changed on disk during grading and were restored: " \
            "runner.py" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "[staff] TAMPERED: student code changed the grading folder's copy of the autograder (later " \
+           "problems may have run it): harness.py" in run.stdout
     assert "#evil" not in runner_py.read_text()
     assert json.loads(run.stdout.splitlines()[-1])["scores"] == FULL_SCORES
 

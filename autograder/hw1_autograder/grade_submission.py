@@ -313,15 +313,20 @@ def grade(args, work, user, notes_for_staff):
     for line in notes:
         print(line)
     results = runner.grade(parsed, chosen)
-    report_tampering()
+    report_tampering(os.path.join(project, "autograder", "hw1_autograder"))
     return runner.finish(parsed, chosen, results, notes, plot)
 
 
-def report_tampering():
+def report_tampering(copy=None):
+    """Say (before the JSON line) if student code changed the grader: its files, or the grading folder's copy."""
     changed = tampered(SNAPSHOT)
     if changed:
         print(f"[staff] TAMPERED: these autograder files changed on disk during grading and were "
               f"restored: {', '.join(changed)}", flush=True)
+    changed = tampered(SNAPSHOT, copy) if copy and os.path.isdir(copy) else []
+    if changed:
+        print(f"[staff] TAMPERED: student code changed the grading folder's copy of the autograder "
+              f"(later problems may have run it): {', '.join(changed)}", flush=True)
 
 
 def main(argv=None):
