@@ -108,7 +108,7 @@ def _prctl(option, value):
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):  # not Linux
+    except (OSError, AttributeError, TypeError):  # not Linux
         return False
 
 
@@ -168,10 +168,13 @@ def _processes_of(uid):
 
 
 def _process_limit():
-    """RLIMIT_NPROC for the child: it counts every process of the user, so add what runs already."""
-    uid = CONFIG.user.pw_uid if CONFIG.user is not None else os.getuid()
-    running = 0 if CONFIG.user is not None else len(_processes_of(uid))
-    return running + CONFIG.limits.processes
+    """RLIMIT_NPROC for the child: it counts every process of the user, so add what runs already
+    (None where they cannot be counted: no /proc)."""
+    if CONFIG.user is not None:
+        return CONFIG.limits.processes
+    if not os.path.isdir("/proc"):
+        return None
+    return len(_processes_of(os.getuid())) + CONFIG.limits.processes
 
 
 class JailedProcess(subprocess.Popen):
@@ -263,7 +266,7 @@ def reap(proc, rounds=50):
     """Kill ``proc``, its process group and every process it left behind; reap them. Returns the count killed."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError, AttributeError):
         pass
     if proc.returncode is None:
         proc.kill()
@@ -318,18 +321,8 @@ def _wipe_scratch():
 # ------------------------------------------------------------- the child side
 def boot(config):
     """In the child, before any student code: limits, sandbox, sys.path; then run the script as __main__."""
-    import resource
     import runpy
-    for name, soft, hard in (("RLIMIT_CPU", config["cpu"], config["cpu"] + 2), ("RLIMIT_AS", config["memory"], None),
-                             ("RLIMIT_NPROC", config["nproc"], None), ("RLIMIT_FSIZE", config["fsize"], None),
-                             ("RLIMIT_NOFILE", config["nofile"], None), ("RLIMIT_CORE", 0, None)):
-        kind = getattr(resource, name, None)
-        if kind is None:
-            continue
-        try:
-            resource.setrlimit(kind, (soft, soft if hard is None else hard))
-        except (ValueError, OSError):
-            resource.setrlimit(kind, (soft, resource.getrlimit(kind)[1]))
+    _set_limits(config)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     if config["strict"]:
         landlock(config["writable"])
@@ -337,6 +330,26 @@ def boot(config):
     sys.path[:] = [os.path.dirname(script)] + [p for p in sys.path if p] + config["site"]
     sys.argv[:] = [script] + sys.argv[2:]
     runpy.run_path(script, run_name="__main__")
+
+
+def _set_limits(config):
+    """Lower this process's limits (hard limits too, so student code cannot raise them again)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover  (not POSIX)
+        return
+    for name, soft, hard in (("RLIMIT_CPU", config["cpu"], config["cpu"] + 2), ("RLIMIT_AS", config["memory"], None),
+                             ("RLIMIT_NPROC", config["nproc"], None), ("RLIMIT_FSIZE", config["fsize"], None),
+                             ("RLIMIT_NOFILE", config["nofile"], None), ("RLIMIT_CORE", 0, None)):
+        kind = getattr(resource, name, None)
+        if kind is None or soft is None:
+            continue
+        for limits in ((soft, soft if hard is None else hard), (soft, resource.getrlimit(kind)[1])):
+            try:
+                resource.setrlimit(kind, limits)
+                break
+            except (ValueError, OSError):  # e.g. macOS refuses RLIMIT_AS: that limit is not set
+                continue
 
 
 # The child's first code: -I leaves the script folder off sys.path, so name this one.
@@ -365,10 +378,12 @@ class _PathBeneath(ctypes.Structure):
 
 def landlock_abi():
     """The kernel's Landlock ABI version, 0 when there is none."""
+    if not sys.platform.startswith("linux"):
+        return 0
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         version = libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return 0
     return max(int(version), 0)
 
