@@ -269,3 +269,31 @@ def test_unprivileged_user_reads_no_grader_secret(folder):
     """, folder, **options))
     assert result.stdout.split("\n")[:2] == ["True []", "refused"]
     assert "Student code runs as: " + options["user"] in result.status
+
+
+def test_a_command_line_starts_the_same_way_and_deadlines_respect_the_budget(folder):
+    """start_command (a runner's [python, script, *args]) and clamp_deadline, in a stand-in grader process."""
+    import subprocess
+    import sys
+    script = folder / "hello.py"
+    script.write_text("import sys\nprint('hello', sys.argv[1:], sys.flags.isolated)\n")
+    code = f"""
+import subprocess, sys, tempfile, time
+sys.path.insert(0, {str(J.GRADER)!r})
+import jail
+jail.configure(scratch={str(folder / "scratch")!r}, budget=5.0)
+assert jail.clamp_deadline(time.monotonic() + 100) <= time.monotonic() + 5.0
+assert jail.clamp_deadline(time.monotonic() + 1) <= time.monotonic() + 1
+with tempfile.TemporaryFile() as out:
+    proc = jail.start_command([sys.executable, {str(script)!r}, "a", "1"], out, subprocess.DEVNULL, (),
+                              {str(folder)!r})
+    proc.wait(timeout=30)
+    jail.reap(proc)
+    out.seek(0)
+    print(out.read().decode(), end="")
+jail.configure()
+assert jail.clamp_deadline(42.0) == 42.0
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "hello ['a', '1'] 1\n"

@@ -103,6 +103,11 @@ def time_left():
     return None if CONFIG.deadline is None else CONFIG.deadline - time.monotonic()
 
 
+def clamp_deadline(deadline):
+    """A problem's deadline (a ``time.monotonic()`` value), moved up to the total budget's end if that comes first."""
+    return deadline if CONFIG.deadline is None else min(deadline, CONFIG.deadline)
+
+
 # ------------------------------------------------------------ the parent side
 def _prctl(option, value):
     try:
@@ -214,6 +219,11 @@ def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
                              umask=0o077, **drop)
         _LIVE.add(proc.pid)
     return proc
+
+
+def start_command(command, out, err, pass_fds, cwd, timeout=60.0):
+    """:func:`start` for a command line ``[python, script, *args]`` (the interpreter is the jail's own)."""
+    return start(command[1], command[2:], stdout=out, stderr=err, cwd=cwd, pass_fds=pass_fds, timeout=timeout)
 
 
 def _process_table():
