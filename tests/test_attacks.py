@@ -25,6 +25,7 @@ from grader_tools import FULL_SCORES, copy_project
 from test_make_autograder import PNG, ROOT, TOOL, ZERO, check_spec, scores_of
 
 GRADE_SUBMISSION = ROOT / "autograder" / "hw1_autograder" / "grade_submission.py"
+ABI = __import__("test_jail").ABI   # the kernel's Landlock ABI
 SECRET = "hw1-grader-secret-7f3a"
 
 # Appended to mytorch/__init__.py: runs in every problem's process, before any check.
@@ -217,6 +218,31 @@ def test_hostile_submission_on_autolab_same_user(packages, hostile_tar, tmp_path
     assert "BACKDOORED" not in (where / "autograder" / "hw1_autograder" / "harness.py").read_text()
     if J.IS_ROOT:
         assert "student code runs as" in run.stdout
+
+
+def test_hostile_submission_on_autolab_run_by_a_plain_user(packages, hostile_tar, student_venv):
+    """Autolab as it usually is: the grader is not root, student code runs as the same user (Landlock guards)."""
+    user = J.unprivileged_user()
+    where = J.shared_folder()
+    where.chmod(0o1777)
+    for source, name in ((packages / "autograde.tar", "autograde.tar"), (packages / "autograde-Makefile", "Makefile"),
+                         (hostile_tar, "handin.tar")):
+        shutil.copy(source, where / name)
+        (where / name).chmod(0o644)
+    entry = __import__("pwd").getpwnam(user)
+    run = subprocess.run(["make", "-s", f"PYTHON={student_venv / 'bin' / 'python'}"], cwd=where,
+                         capture_output=True, text=True, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                         env={"PATH": os.environ["PATH"], "TMPDIR": str(where), "HOME": str(where),
+                              "HW1_GRADER_SECRET": SECRET})
+    try:
+        assert json.loads(run.stdout.splitlines()[-1])["scores"] == FULL_SCORES, run.stdout[-3000:] + run.stderr
+        assert "not root: student code runs as the grader's own user" in run.stdout
+        if ABI >= 6:
+            _assert_hostile_held(run.stdout + run.stderr)
+        time.sleep(2.5)
+        assert grader_processes(where) == []
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def test_hostile_submission_on_gradescope_as_an_unprivileged_user(packages, hostile_tar, student_venv):
