@@ -209,7 +209,8 @@ def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
     boot = {"script": os.path.realpath(script), "site": site_folders(), "writable": [base],
             "strict": CONFIG.strict, "cpu": int(timeout + limits.cpu_margin) + 1, "memory": limits.memory,
             "nproc": _process_limit(), "fsize": limits.file_size, "nofile": limits.open_files}
-    command = [CONFIG.python, "-I", "-S", "-B", "-c", BOOT, json.dumps(boot)] + [str(a) for a in args]
+    command = [CONFIG.python, "-I", "-S", "-B", "-c", boot_code(boot["script"]), json.dumps(boot)] \
+        + [str(a) for a in args]
     drop = {}
     if CONFIG.user is not None and os.geteuid() == 0:
         drop = {"user": CONFIG.user.pw_uid, "group": CONFIG.user.pw_gid, "extra_groups": []}
@@ -362,9 +363,14 @@ def _set_limits(config):
                 continue
 
 
-# The child's first code: -I leaves the script folder off sys.path, so name this one.
-BOOT = f"import sys; sys.path.insert(0, {HERE!r}); import jail, json; sys.path.pop(0); " \
-       "jail.boot(json.loads(sys.argv[1]))"
+def boot_code(script):
+    """The child's first code: -I leaves the script's folder off sys.path, so it names the folder of
+    a jail.py to import: the one beside ``script`` (the grading folder's copy), else this one."""
+    folder = os.path.dirname(script)
+    if not os.path.isfile(os.path.join(folder, "jail.py")):
+        folder = HERE
+    return (f"import sys; sys.path.insert(0, {folder!r}); import jail, json; sys.path.pop(0); "
+            "jail.boot(json.loads(sys.argv[1]))")
 
 
 # ------------------------------------------------------------------ Landlock
