@@ -432,3 +432,26 @@ def test_student_code_filling_the_disk_costs_only_its_own_problems(packages, tmp
     last = run.stdout.splitlines()[-1]
     assert json.loads(last)["scores"] == FULL_SCORES, run.stdout[-3000:] + run.stderr[-2000:]
     assert os.listdir(tiny_tmpfs) == []
+
+
+def test_the_student_user_is_checked_before_privileges_are_dropped(tmp_path):
+    """The account must reach Python and NumPy, and must not be able to write where Python imports from."""
+    folder, hidden = tmp_path / "site", tmp_path / "hidden"
+    folder.mkdir()
+    hidden.mkdir()
+    (hidden / "python").write_text("")
+    hidden.chmod(0o700)
+    code = f"""
+import os, pwd, sys
+sys.path.insert(0, {str(GRADE_SUBMISSION.parent)!r})
+import grade_submission as g
+me = pwd.getpwuid(os.getuid())
+stranger = type("Entry", (), {{"pw_uid": me.pw_uid + 12345, "pw_gid": me.pw_gid + 12345}})()
+site, hidden = {str(folder)!r}, {str(hidden / "python")!r}
+os.chmod(site, 0o755)
+print(g.writable(site, me), g.writable(site, stranger))
+os.chmod(site, 0o757)
+print(g.writable(site, stranger), g.reachable(hidden, stranger), g.choose_user("none")[0])
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.split() == ["True", "False", "True", "False", "None"], run.stderr

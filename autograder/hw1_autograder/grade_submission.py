@@ -171,6 +171,19 @@ def reachable(path, entry):
     return True
 
 
+def writable(path, entry):
+    """Whether user ``entry`` could write into the folder ``path`` (plant a module there), by mode bits."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if info.st_uid == entry.pw_uid:
+        return bool(info.st_mode & 0o200)
+    if info.st_gid == entry.pw_gid:
+        return bool(info.st_mode & 0o020)
+    return bool(info.st_mode & 0o002)
+
+
 def choose_user(wanted):
     """(the user to run student code as or None, a line for the staff log)."""
     if wanted == "none":
@@ -188,6 +201,10 @@ def choose_user(wanted):
         if blocked:
             return None, (f"WARNING: cannot drop privileges to {name}: it cannot reach {', '.join(blocked)}; "
                           "student code runs as root (install Python where every user can read it)")
+        planted = [p for p in needed[1:] if writable(p, entry)]
+        if planted:
+            return name, (f"student code runs as {name} (uid {entry.pw_uid}); WARNING: it can write into "
+                          f"{', '.join(planted)}, on its Python's start-up path")
         return name, f"student code runs as {name} (uid {entry.pw_uid})"
     return None, f"WARNING: no user {' or '.join(names)} on this machine; student code runs as root"
 
