@@ -455,3 +455,26 @@ print(g.writable(site, stranger), g.reachable(hidden, stranger), g.choose_user("
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.split() == ["True", "False", "True", "False", "None"], run.stderr
+
+
+def test_a_fabricated_plot_is_flagged_for_staff(tmp_path):
+    """A file that is no PNG, or a PNG no plot is the size of, fails Problem 3's entry with FLAGGED."""
+    header = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"
+    cases = {"text.png": b"I promise this is a plot" * 100,
+             "tiny.png": header + (1).to_bytes(4, "big") * 2 + b"\0" * 2000,
+             "small_file.png": header + (640).to_bytes(4, "big") + (480).to_bytes(4, "big"),
+             "plot.png": PNG}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    code = f"""
+import sys
+sys.path.insert(0, {str(GRADE_SUBMISSION.parent)!r})
+import runner
+for name in {sorted(cases)!r}:
+    test = runner.plot_test(runner.PlotCheck({str(tmp_path)!r} + "/" + name))
+    print(name, test.get("status"), test["name"].split("[")[-1] if "[" in test["name"] else "-")
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.splitlines() == ["plot.png None -", "small_file.png failed FLAGGED: implausible size]",
+                                       "text.png failed FLAGGED: not a PNG]",
+                                       "tiny.png failed FLAGGED: implausible size]"], run.stderr
