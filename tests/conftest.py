@@ -50,8 +50,8 @@ AREAS = {
     "mnist": ("test_mnist", "test_data_prepare"),                                     # Part 3, MNIST
     "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
     "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference",
-               "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped",
-               "test_grader_verdict"),
+               "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped", "test_jail",
+               "test_attacks", "test_grader_verdict"),
     "kit": ("test_kit", "test_make_handout"),                                         # the student kit
 }
 _AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}

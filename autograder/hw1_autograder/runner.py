@@ -36,6 +36,7 @@ import collections
 import hashlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -49,6 +50,7 @@ if HERE not in sys.path:
 
 # The grader's own modules, from this folder, before any student process starts.
 import harness  # noqa: E402
+import jail  # noqa: E402
 import problems  # noqa: E402
 import remote  # noqa: E402
 
@@ -86,27 +88,6 @@ class Result:
 
 
 # -------------------------------------------------------------- one problem
-def _child_env():
-    env = dict(os.environ)
-    # Small arrays: threads only cost start-up time, and one thread is deterministic.
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, "1")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTHONSTARTUP", None)
-    return env
-
-
-def _kill_group(proc):
-    """Kill the child and anything it started (its own process group)."""
-    try:
-        if hasattr(os, "killpg"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:  # pragma: no cover  (not POSIX)
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _dump_stack(proc, err, patience=2.0):
     """Ask a child that ran out of time to print its stack (faulthandler, on SIGUSR1) to ``err``."""
     if not hasattr(signal, "SIGUSR1"):
@@ -174,12 +155,6 @@ def child_seed(seed, label):
     return int.from_bytes(digest[:4], "big")
 
 
-def start_child(command, out, err, pass_fds, cwd):
-    """Start the process that runs student code (``child.py``): its own session, output to files."""
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=pass_fds,
-                            cwd=cwd, env=_child_env(), start_new_session=True)
-
-
 class Child:
     """A started student process, waiting for its first request: its pipes and captured output."""
 
@@ -189,7 +164,9 @@ class Child:
         self.reply_read, reply_write = os.pipe()
         try:
             command = [sys.executable, child_of(args.project), str(request_read), str(reply_write)]
-            self.proc = start_child(command, self.out, self.err, (request_read, reply_write), args.project)
+            # jail.py: limits, isolated Python, scrubbed environment, unprivileged user where possible.
+            self.proc = jail.start_command(command, self.out, self.err, (request_read, reply_write), args.project,
+                                           timeout=args.timeout)
         finally:
             os.close(request_read)
             os.close(reply_write)
@@ -213,7 +190,8 @@ def run_problem(problem, index, args, checks=None, child=None):
     seed = args.seed + index
     start = time.monotonic()
     child = Child(args) if child is None else child
-    connection = remote.Connection(child.request_write, child.reply_read, args.timeout)
+    connection = remote.Connection(child.request_write, child.reply_read, args.timeout,
+                                   jail.clamp_deadline(start + 2 * args.timeout + 30))
     context = harness.Context(seed, connection)
     reports, started = None, False
     try:
@@ -251,8 +229,7 @@ def _end_child(proc, connection, err, timed_out):
             proc.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             pass
-    _kill_group(proc)  # the child, if it did not leave, and grandchildren, if student code started any
-    proc.wait()
+    jail.reap(proc)  # everything student code started: process group, setsid daemons, its user's
     connection.close()
 
 
@@ -390,6 +367,11 @@ def select(only):
     return [p for p in problems.PROBLEMS if p in chosen]
 
 
+def secret_seed():
+    """A per-run seed drawn here, in the grading process: in no argument, variable or file of its own."""
+    return secrets.randbelow(2 ** 31 - 1000)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="runner.py", description="Local autograder for HW1P1 (Problems 1.1-2.6).")
@@ -402,6 +384,9 @@ def parse_args(argv):
                         help="grade N problems at a time (default 1)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"seed of the random shapes and values (default {DEFAULT_SEED})")
+    parser.add_argument("--secret-seed", action="store_true",
+                        help="draw the seed at random in this process, never shown (the server packages "
+                             "do: values computed at home from the kit's fixed seed do not match)")
     parser.add_argument("--verbose", action="store_true",
                         help="show every check and everything your code printed")
     parser.add_argument("--gradescope", metavar="PATH",
@@ -410,6 +395,8 @@ def parse_args(argv):
                         help="grade the project in DIR (with mytorch/, hw1/ and its own "
                              "autograder/hw1_autograder/) instead of the one this runner sits in")
     args = parser.parse_args(argv)
+    if args.secret_seed:
+        args.seed = secret_seed()
     args.project = os.path.realpath(args.project)
     if not os.path.isfile(child_of(args.project)):
         parser.error(f"--project {args.project}: no autograder/hw1_autograder/child.py there; "
@@ -457,9 +444,9 @@ def grade(args, chosen):
     def show(result):
         results.append(result)
         print(RULE)
-        print(result.text(), flush=True)
+        print(capped(result.text(), REPORT_CHARS), flush=True)
 
-    if args.jobs == 1:
+    if args.jobs == 1 and prefetch_allowed():
         # One at a time, each problem's process started while the one before is graded.
         upcoming = Child(args) if chosen else None
         for k, problem in enumerate(chosen):
@@ -471,6 +458,29 @@ def grade(args, chosen):
         for future in futures:  # in problem order, each as soon as it is done
             show(future.result())
     return results
+
+
+# The most of one problem's report printed or put into results.json (a flood of messages
+# must neither hide the score line nor make a results.json of hundreds of MB).
+REPORT_CHARS = 64 * 1024
+
+
+def capped(text, limit):
+    """``text`` cut to at most ``limit`` characters, keeping its start and end, saying what was cut."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 80) // 2
+    return f"{text[:keep]}\n... ({len(text) - 2 * keep} characters cut) ...\n{text[-keep:]}"
+
+
+def prefetch_allowed():
+    """Whether the next problem's process may start while one is graded: in a local run only.
+
+    On a server the jail empties the scratch folder and kills every process of
+    the student's user between problems, which it does only when no child is
+    alive; a process started ahead would stop that.
+    """
+    return jail.CONFIG.user is None and jail.CONFIG.deadline is None and not jail.CONFIG.strict
 
 
 def not_graded(chosen, reason):
@@ -510,30 +520,58 @@ def finish(args, chosen, results, notes=(), plot=None):
 
 
 class PlotCheck:
-    """Whether the submission holds a PNG ``validation_accuracy.png`` (Problem 3, graded by hand)."""
+    """Whether the submission holds a plausible PNG ``validation_accuracy.png`` (Problem 3, graded by hand).
+
+    ``flag`` says what is wrong with it for staff (None when it looks like a plot): missing, not a
+    PNG, or a size no matplotlib plot has.
+    """
+
+    MIN_BYTES, MAX_BYTES = 1024, 10 * 1024 * 1024
+    MIN_SIDE, MAX_SIDE = 100, 10000
 
     def __init__(self, path):
         self.path = path
         try:
             with open(path, "rb") as handle:
-                head = handle.read(8)
+                head = handle.read(24)
             size = os.path.getsize(path)
         except OSError:
             head, size = None, 0
         self.present = head is not None
-        self.is_png = head == b"\x89PNG\r\n\x1a\n"
+        self.is_png = head is not None and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+        width = int.from_bytes(head[16:20], "big") if self.is_png else 0
+        height = int.from_bytes(head[20:24], "big") if self.is_png else 0
+        self.flag = None
         if not self.present:
+            self.flag = "missing"
             self.summary = ("validation_accuracy.png is MISSING: Problem 3 (MNIST) cannot be graded. "
                             "Run ./grade.sh m, then ./create_tarball.sh, and submit again.")
         elif not self.is_png:
+            self.flag = "not a PNG"
             self.summary = f"validation_accuracy.png ({size} bytes) is not a PNG image; staff will look at it."
+        elif not (self.MIN_BYTES <= size <= self.MAX_BYTES and self.MIN_SIDE <= width <= self.MAX_SIDE
+                  and self.MIN_SIDE <= height <= self.MAX_SIDE):
+            self.flag = "implausible size"
+            self.summary = (f"validation_accuracy.png is a PNG of {width}x{height} pixels and {size} bytes, "
+                            "not the size of a plot ./grade.sh m makes; staff will look at it.")
         else:
-            self.summary = (f"validation_accuracy.png submitted ({size} bytes); course staff grade "
-                            f"Problem 3 ({problems.MNIST_POINTS} points) by hand from it.")
+            self.summary = (f"validation_accuracy.png submitted ({width}x{height}, {size} bytes); course staff "
+                            f"grade Problem 3 ({problems.MNIST_POINTS} points) by hand from it.")
 
 
 # Gradescope's visibility values: "hidden", "after_due_date", "after_published", "visible".
 GRADESCOPE_VISIBILITY = "visible"
+
+
+def plot_test(plot):
+    """Problem 3's entry in results.json: no score and no status (Gradescope would show a 0-point
+    test as "passed"), so it reads as submitted and graded by staff; "failed" only when flagged."""
+    test = {"name": f"3 MNIST ({problems.MNIST_POINTS} points): validation_accuracy.png, graded by staff",
+            "output": plot.summary, "visibility": GRADESCOPE_VISIBILITY}
+    if plot.flag:
+        test["name"] += f" [FLAGGED: {plot.flag}]"
+        test["status"] = "failed"
+    return test
 
 
 def write_gradescope(path, results, total, notes=(), plot=None):
@@ -546,17 +584,15 @@ def write_gradescope(path, results, total, notes=(), plot=None):
     ``output`` and ``visibility``.
     """
     tests = [{"name": r.problem.name, "score": r.points, "max_score": r.problem.points,
-              "status": "passed" if r.passed else "failed", "output": r.text(),
+              "status": "passed" if r.passed else "failed", "output": capped(r.text(), REPORT_CHARS),
               "visibility": GRADESCOPE_VISIBILITY} for r in results]
     if plot is not None:
-        tests.append({"name": f"3 MNIST (validation_accuracy.png, {problems.MNIST_POINTS} points graded by hand)",
-                      "score": 0, "max_score": 0, "status": "passed" if plot.is_png else "failed",
-                      "output": plot.summary, "visibility": GRADESCOPE_VISIBILITY})
+        tests.append(plot_test(plot))
     full = problems.TOTAL_POINTS - problems.MNIST_POINTS
     output = list(notes) + [f"Autograded score: {total}/{full} (Problems 1.1-2.6). Problem 3 "
                             f"(MNIST, {problems.MNIST_POINTS} points) is graded by hand."]
-    report = {"score": total, "output": "\n".join(output), "visibility": GRADESCOPE_VISIBILITY,
-              "stdout_visibility": "hidden", "tests": tests}
+    report = {"score": total, "output": capped("\n".join(output), REPORT_CHARS),
+              "visibility": GRADESCOPE_VISIBILITY, "stdout_visibility": "hidden", "tests": tests}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     # Written whole then renamed, so a reader never sees half a file.
