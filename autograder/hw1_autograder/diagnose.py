@@ -227,3 +227,108 @@ def crash(kind, text, frames):
         if hint:
             return hint
     return None
+
+
+# ------------------------------------------------------------------ Part 3 (MNIST)
+MNIST_FILE = "hw1/mnist.py"
+CHANCE_LOSS = float(np.log(10))  # the cross entropy of a uniform guess over 10 digits
+
+
+def _first_bad(losses):
+    """Index of the first NaN or infinite loss, or None."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    return int(bad[0]) if bad.size else None
+
+
+def _blow_up_cause(steps, zero_grads, lr):
+    if steps and zero_grads == 0:
+        return (f"optimizer.zero_grad() was never called ({steps} optimizer.step() calls): gradients add up "
+                "(+=) across backward passes (§0.1.6), so every step used the sum of all past gradients. Call "
+                f"optimizer.zero_grad() before each loss.backward() in train() ({MNIST_FILE}, handout §3.2 "
+                "pseudocode).")
+    if steps and zero_grads < steps // 2:
+        return (f"optimizer.zero_grad() ran {zero_grads} times for {steps} optimizer.step() calls: call it once "
+                f"per batch, before loss.backward(), in train() ({MNIST_FILE}).")
+    lr_text = f" (lr={lr:g})" if isinstance(lr, (int, float)) else ""
+    return (f"zero_grad() ran once per step, so the likely cause is a learning rate too large{lr_text} for this "
+            f"network: try a smaller one where mnist() ({MNIST_FILE}) builds the SGD optimizer.")
+
+
+def mnist_loss_blow_up(losses, steps, zero_grads, lr):
+    """Hint when the training loss turned NaN/inf or grew without bound; ``losses`` in batch order."""
+    losses = np.asarray(losses, dtype=np.float64).ravel()
+    if losses.size < 2:
+        return None
+    bad = _first_bad(losses)
+    if bad is not None:
+        return (f"The training loss became {losses[bad]} at batch {bad + 1} (it was {losses[0]:.4g} at batch 1). "
+                + _blow_up_cause(steps, zero_grads, lr))
+    window = max(1, losses.size // 10)
+    start, end = float(np.mean(losses[:window])), float(np.mean(losses[-window:]))
+    if end > max(2 * start, CHANCE_LOSS + 1.0):
+        return (f"The training loss grew from {start:.4g} (first batches) to {end:.4g} (last batches), peaking at "
+                f"{float(np.max(losses)):.4g}: training diverged. " + _blow_up_cause(steps, zero_grads, lr))
+    return None
+
+
+def mnist_out_of_step(losses, final_accuracy, steps):
+    """Hint when the accuracy stays near chance with the loss near ln 10: labels not those of the images."""
+    losses = np.asarray(losses, dtype=np.float64).ravel()
+    if losses.size < 10 or final_accuracy is None or final_accuracy >= 0.2 or _first_bad(losses) is not None:
+        return None
+    late = float(np.mean(losses[-max(5, losses.size // 5):]))
+    if abs(late - CHANCE_LOSS) > 0.15:
+        return None
+    if steps == 0:
+        return (f"The final accuracy is {final_accuracy:.3f} (chance: 0.1) and the loss stays at {late:.3f}, "
+                f"ln 10: optimizer.step() was never called, so nothing was learned. Call it after "
+                f"loss.backward() in train() ({MNIST_FILE}).")
+    return (f"The final accuracy is {final_accuracy:.3f} (chance: 0.1) and the training loss stays at {late:.3f}, "
+            f"ln 10 = {CHANCE_LOSS:.3f}, what a uniform guess scores: the network learns nothing, so most likely "
+            f"each batch's labels are not those of its images. In train() ({MNIST_FILE}), shuffle ONE index "
+            "array per epoch and take the rows of both train_x and train_y with it (order = "
+            "np.random.permutation(n); train_x[order], train_y[order]); shuffling images and labels separately "
+            "pairs every image with a random label.")
+
+
+def mnist_validate_in_training_mode(batches_in_training_mode, batches):
+    """Hint when validate() ran the model with some layer in training mode."""
+    if not batches or not batches_in_training_mode:
+        return None
+    return (f"validate() ({MNIST_FILE}) ran {batches_in_training_mode} of its {batches} forward passes with the "
+            "model in training mode: BatchNorm1d then normalises with the validation batch's own statistics and "
+            "updates its running statistics with validation data. Call model.eval() at the start of validate() "
+            "(handout §3.3 pseudocode: model.activate_eval_mode()); train() switches back with model.train().")
+
+
+def mnist_requires_grad(inputs_requiring_grad, labels_requiring_grad, batches):
+    """Hint when a training batch's input or label tensor was gradient enabled (handout §3.2 note 3)."""
+    which = [name for name, count in (("input", inputs_requiring_grad), ("label", labels_requiring_grad)) if count]
+    if not which:
+        return None
+    counts = " and ".join(f"{name} tensors of {count} of {batches} batches"
+                          for name, count in (("the input", inputs_requiring_grad),
+                                              ("the label", labels_requiring_grad)) if count)
+    return (f"{counts[0].upper() + counts[1:]} required grad. The handout asks that input/label tensors are NOT "
+            "gradient enabled (§3.2): in train() (" + MNIST_FILE + ") create them as Tensor(batch) and leave "
+            "requires_grad False; gradients of the data are never used, and computing them costs time.")
+
+
+def mnist_run(record):
+    """Every Part 3 hint for one training run, as a list of texts.
+
+    ``record`` holds plain data: ``losses`` (training loss per batch, in
+    order), ``final_accuracy``, ``steps`` and ``zero_grads`` (optimizer calls),
+    ``lr``, ``validate_batches`` and ``validate_train_mode`` (forward passes
+    inside validate(), and how many of them in training mode),
+    ``train_batches``, ``inputs_requiring_grad``, ``labels_requiring_grad``.
+    """
+    get = record.get
+    hints = [
+        mnist_loss_blow_up(get("losses", []), get("steps", 0), get("zero_grads", 0), get("lr")),
+        mnist_out_of_step(get("losses", []), get("final_accuracy"), get("steps", 0)),
+        mnist_validate_in_training_mode(get("validate_train_mode", 0), get("validate_batches", 0)),
+        mnist_requires_grad(get("inputs_requiring_grad", 0), get("labels_requiring_grad", 0),
+                            get("train_batches", 0)),
+    ]
+    return [hint for hint in hints if hint]
