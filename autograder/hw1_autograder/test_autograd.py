@@ -74,7 +74,8 @@ def judge_add_direct(inp, obs):
     judge_tensor("Add.backward(ctx, ones)[1]", grads[1], np.ones(a.shape))
 
 
-check_add_direct = Check("Add.forward and Add.backward, called directly with a ContextManager (given code).",
+check_add_direct = Check("check_add_direct",
+                         "Add.forward and Add.backward, called directly with a ContextManager (given code).",
                          _add_direct_inputs, probe_add_direct, judge_add_direct)
 
 
