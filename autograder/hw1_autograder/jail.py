@@ -19,8 +19,9 @@
   is killed, then every orphan it left behind: the grader is a child
   subreaper (Linux), so a ``setsid`` daemon reparents to it and is found and
   killed, stopped (SIGSTOP) or not. When the child runs as a dedicated user,
-  everything of that user is killed (``kill(-1)`` as that user). Its scratch
-  folder is emptied, so a disk it filled is free again for the next problem.
+  everything of that user is killed (``kill(-1)`` as that user) once no
+  other child is running. Each child has a scratch folder of its own
+  (HOME, TMPDIR), removed with it: a disk it filled is free again.
 - **Privilege drop** (when the grader runs as root, ``configure(user=...)``):
   the child runs as that unprivileged user with a scratch folder it owns;
   it cannot read, write, signal or trace the grader.
@@ -82,6 +83,7 @@ class _Config:
 
 CONFIG = _Config()
 _LIVE = set()          # pids of children started and not yet reaped
+_SCRATCH = {}          # pid of a child -> its scratch folder, removed when it is reaped
 _LOCK = threading.Lock()
 _PARENT_READY = False
 
@@ -135,15 +137,20 @@ def site_folders():
 
 
 def _scratch_dirs():
+    """A fresh scratch folder for one child (its HOME and TMPDIR), inside the grading's scratch folder."""
     if CONFIG.scratch is None:  # a local run: a scratch folder of its own, removed at exit
         CONFIG.scratch = tempfile.mkdtemp(prefix="hw1p1-scratch-")
         atexit.register(shutil.rmtree, CONFIG.scratch, True)
-    base = CONFIG.scratch
+    os.makedirs(CONFIG.scratch, mode=0o700, exist_ok=True)
+    owner = (CONFIG.user.pw_uid, CONFIG.user.pw_gid) if CONFIG.user is not None and os.geteuid() == 0 else None
+    if owner:
+        os.chown(CONFIG.scratch, *owner)
+    base = tempfile.mkdtemp(prefix="child-", dir=CONFIG.scratch)
     home, tmp = os.path.join(base, "home"), os.path.join(base, "tmp")
-    for folder in (base, home, tmp):
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        if CONFIG.user is not None and os.geteuid() == 0:
-            os.chown(folder, CONFIG.user.pw_uid, CONFIG.user.pw_gid)
+    for folder in (home, tmp):
+        os.mkdir(folder, mode=0o700)
+    for folder in (base, home, tmp) if owner else ():
+        os.chown(folder, *owner)
     return base, home, tmp
 
 
@@ -219,6 +226,7 @@ def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
                              pass_fds=tuple(pass_fds), env=child_env(home, tmp), start_new_session=True,
                              umask=0o077, **drop)
         _LIVE.add(proc.pid)
+        _SCRATCH[proc.pid] = base
     return proc
 
 
@@ -308,25 +316,9 @@ def reap(proc, rounds=50):
             except ChildProcessError:
                 pass
         time.sleep(0.005)
-    _wipe_scratch()
+    # What it wrote goes with it (a disk it filled is free again for the next problem).
+    shutil.rmtree(_SCRATCH.pop(proc.pid, ""), ignore_errors=True)
     return killed
-
-
-def _wipe_scratch():
-    """Empty the scratch folder between problems: what one child wrote (a disk filled up) is gone."""
-    if CONFIG.scratch is None or _LIVE:
-        return
-    for name in ("home", "tmp"):
-        folder = os.path.join(CONFIG.scratch, name)
-        for entry in os.listdir(folder) if os.path.isdir(folder) else ():
-            path = os.path.join(folder, entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.remove(path)
-                except OSError:
-                    pass
 
 
 # ------------------------------------------------------------- the child side
