@@ -105,6 +105,12 @@ def time_left():
     return None if CONFIG.deadline is None else CONFIG.deadline - time.monotonic()
 
 
+def problem_timeout(timeout):
+    """A problem's time limit in seconds, cut to what is left of the total budget (at least 10 ms)."""
+    left = time_left()
+    return timeout if left is None else max(0.01, min(timeout, left))
+
+
 def clamp_deadline(deadline):
     """A problem's deadline (a ``time.monotonic()`` value), moved up to the total budget's end if that comes first."""
     return deadline if CONFIG.deadline is None else min(deadline, CONFIG.deadline)
