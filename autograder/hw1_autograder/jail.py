@@ -214,13 +214,18 @@ class JailedProcess(subprocess.Popen):
         return super().wait(timeout=timeout)
 
 
-def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
-    """Start ``python script args`` as a jailed child (see the module docstring); a JailedProcess."""
+def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=None):
+    """Start ``python script args`` as a jailed child (see the module docstring); a JailedProcess.
+
+    ``timeout`` (the problem's time limit, which the caller enforces) sets the CPU limit, a
+    backstop; without it, what is left of the total budget, else 10 minutes.
+    """
     _prepare_parent()
     base, home, tmp = _scratch_dirs()
     limits = CONFIG.limits
+    seconds = timeout or time_left() or 600.0
     boot = {"script": os.path.realpath(script), "site": site_folders(), "writable": [base],
-            "strict": CONFIG.strict, "cpu": int(timeout + limits.cpu_margin) + 1, "memory": limits.memory,
+            "strict": CONFIG.strict, "cpu": int(max(seconds, 1) + limits.cpu_margin) + 1, "memory": limits.memory,
             "nproc": _process_limit(), "fsize": limits.file_size, "nofile": limits.open_files}
     command = [CONFIG.python, "-I", "-S", "-B", "-c", boot_code(boot["script"]), json.dumps(boot)] \
         + [str(a) for a in args]
@@ -236,7 +241,7 @@ def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
     return proc
 
 
-def start_command(command, out, err, pass_fds, cwd, timeout=60.0):
+def start_command(command, out, err, pass_fds, cwd, timeout=None):
     """:func:`start` for a command line ``[python, script, *args]`` (the interpreter is the jail's own)."""
     return start(command[1], command[2:], stdout=out, stderr=err, cwd=cwd, pass_fds=pass_fds, timeout=timeout)
 
