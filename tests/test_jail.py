@@ -284,6 +284,7 @@ import jail
 jail.configure(scratch={str(folder / "scratch")!r}, budget=5.0)
 assert jail.clamp_deadline(time.monotonic() + 100) <= time.monotonic() + 5.0
 assert jail.clamp_deadline(time.monotonic() + 1) <= time.monotonic() + 1
+assert 4.0 < jail.problem_timeout(60.0) <= 5.0 and jail.problem_timeout(2.0) == 2.0
 with tempfile.TemporaryFile() as out:
     proc = jail.start_command([sys.executable, {str(script)!r}, "a", "1"], out, subprocess.DEVNULL, (),
                               {str(folder)!r})
@@ -292,7 +293,7 @@ with tempfile.TemporaryFile() as out:
     out.seek(0)
     print(out.read().decode(), end="")
 jail.configure()
-assert jail.clamp_deadline(42.0) == 42.0
+assert jail.clamp_deadline(42.0) == 42.0 and jail.problem_timeout(60.0) == 60.0
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr

@@ -19,8 +19,9 @@
   is killed, then every orphan it left behind: the grader is a child
   subreaper (Linux), so a ``setsid`` daemon reparents to it and is found and
   killed, stopped (SIGSTOP) or not. When the child runs as a dedicated user,
-  everything of that user is killed (``kill(-1)`` as that user). Its scratch
-  folder is emptied, so a disk it filled is free again for the next problem.
+  everything of that user is killed (``kill(-1)`` as that user) once no
+  other child is running. Each child has a scratch folder of its own
+  (HOME, TMPDIR), removed with it: a disk it filled is free again.
 - **Privilege drop** (when the grader runs as root, ``configure(user=...)``):
   the child runs as that unprivileged user with a scratch folder it owns;
   it cannot read, write, signal or trace the grader.
@@ -82,6 +83,7 @@ class _Config:
 
 CONFIG = _Config()
 _LIVE = set()          # pids of children started and not yet reaped
+_SCRATCH = {}          # pid of a child -> its scratch folder, removed when it is reaped
 _LOCK = threading.Lock()
 _PARENT_READY = False
 
@@ -101,6 +103,12 @@ def configure(user=None, scratch=None, strict=False, limits=None, budget=None, p
 def time_left():
     """Seconds left in the total budget, or None without one."""
     return None if CONFIG.deadline is None else CONFIG.deadline - time.monotonic()
+
+
+def problem_timeout(timeout):
+    """A problem's time limit in seconds, cut to what is left of the total budget (at least 10 ms)."""
+    left = time_left()
+    return timeout if left is None else max(0.01, min(timeout, left))
 
 
 def clamp_deadline(deadline):
@@ -135,15 +143,20 @@ def site_folders():
 
 
 def _scratch_dirs():
+    """A fresh scratch folder for one child (its HOME and TMPDIR), inside the grading's scratch folder."""
     if CONFIG.scratch is None:  # a local run: a scratch folder of its own, removed at exit
         CONFIG.scratch = tempfile.mkdtemp(prefix="hw1p1-scratch-")
         atexit.register(shutil.rmtree, CONFIG.scratch, True)
-    base = CONFIG.scratch
+    os.makedirs(CONFIG.scratch, mode=0o700, exist_ok=True)
+    owner = (CONFIG.user.pw_uid, CONFIG.user.pw_gid) if CONFIG.user is not None and os.geteuid() == 0 else None
+    if owner:
+        os.chown(CONFIG.scratch, *owner)
+    base = tempfile.mkdtemp(prefix="child-", dir=CONFIG.scratch)
     home, tmp = os.path.join(base, "home"), os.path.join(base, "tmp")
-    for folder in (base, home, tmp):
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        if CONFIG.user is not None and os.geteuid() == 0:
-            os.chown(folder, CONFIG.user.pw_uid, CONFIG.user.pw_gid)
+    for folder in (home, tmp):
+        os.mkdir(folder, mode=0o700)
+    for folder in (base, home, tmp) if owner else ():
+        os.chown(folder, *owner)
     return base, home, tmp
 
 
@@ -201,13 +214,18 @@ class JailedProcess(subprocess.Popen):
         return super().wait(timeout=timeout)
 
 
-def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
-    """Start ``python script args`` as a jailed child (see the module docstring); a JailedProcess."""
+def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=None):
+    """Start ``python script args`` as a jailed child (see the module docstring); a JailedProcess.
+
+    ``timeout`` (the problem's time limit, which the caller enforces) sets the CPU limit, a
+    backstop; without it, what is left of the total budget, else 10 minutes.
+    """
     _prepare_parent()
     base, home, tmp = _scratch_dirs()
     limits = CONFIG.limits
+    seconds = timeout or time_left() or 600.0
     boot = {"script": os.path.realpath(script), "site": site_folders(), "writable": [base],
-            "strict": CONFIG.strict, "cpu": int(timeout + limits.cpu_margin) + 1, "memory": limits.memory,
+            "strict": CONFIG.strict, "cpu": int(max(seconds, 1) + limits.cpu_margin) + 1, "memory": limits.memory,
             "nproc": _process_limit(), "fsize": limits.file_size, "nofile": limits.open_files}
     command = [CONFIG.python, "-I", "-S", "-B", "-c", boot_code(boot["script"]), json.dumps(boot)] \
         + [str(a) for a in args]
@@ -219,10 +237,11 @@ def start(script, args, stdout, stderr, cwd, pass_fds=(), timeout=60.0):
                              pass_fds=tuple(pass_fds), env=child_env(home, tmp), start_new_session=True,
                              umask=0o077, **drop)
         _LIVE.add(proc.pid)
+        _SCRATCH[proc.pid] = base
     return proc
 
 
-def start_command(command, out, err, pass_fds, cwd, timeout=60.0):
+def start_command(command, out, err, pass_fds, cwd, timeout=None):
     """:func:`start` for a command line ``[python, script, *args]`` (the interpreter is the jail's own)."""
     return start(command[1], command[2:], stdout=out, stderr=err, cwd=cwd, pass_fds=pass_fds, timeout=timeout)
 
@@ -308,25 +327,9 @@ def reap(proc, rounds=50):
             except ChildProcessError:
                 pass
         time.sleep(0.005)
-    _wipe_scratch()
+    # What it wrote goes with it (a disk it filled is free again for the next problem).
+    shutil.rmtree(_SCRATCH.pop(proc.pid, ""), ignore_errors=True)
     return killed
-
-
-def _wipe_scratch():
-    """Empty the scratch folder between problems: what one child wrote (a disk filled up) is gone."""
-    if CONFIG.scratch is None or _LIVE:
-        return
-    for name in ("home", "tmp"):
-        folder = os.path.join(CONFIG.scratch, name)
-        for entry in os.listdir(folder) if os.path.isdir(folder) else ():
-            path = os.path.join(folder, entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.remove(path)
-                except OSError:
-                    pass
 
 
 # ------------------------------------------------------------- the child side
