@@ -190,7 +190,7 @@ def run_problem(problem, index, args, checks=None, child=None):
     seed = args.seed + index
     start = time.monotonic()
     child = Child(args) if child is None else child
-    connection = remote.Connection(child.request_write, child.reply_read, args.timeout,
+    connection = remote.Connection(child.request_write, child.reply_read, jail.problem_timeout(args.timeout),
                                    jail.clamp_deadline(start + 2 * args.timeout + 30))
     context = harness.Context(seed, connection)
     reports, started = None, False
@@ -446,7 +446,7 @@ def grade(args, chosen):
         print(RULE)
         print(capped(result.text(), REPORT_CHARS), flush=True)
 
-    if args.jobs == 1 and prefetch_allowed():
+    if args.jobs == 1:
         # One at a time, each problem's process started while the one before is graded.
         upcoming = Child(args) if chosen else None
         for k, problem in enumerate(chosen):
@@ -471,16 +471,6 @@ def capped(text, limit):
         return text
     keep = (limit - 80) // 2
     return f"{text[:keep]}\n... ({len(text) - 2 * keep} characters cut) ...\n{text[-keep:]}"
-
-
-def prefetch_allowed():
-    """Whether the next problem's process may start while one is graded: in a local run only.
-
-    On a server the jail empties the scratch folder and kills every process of
-    the student's user between problems, which it does only when no child is
-    alive; a process started ahead would stop that.
-    """
-    return jail.CONFIG.user is None and jail.CONFIG.deadline is None and not jail.CONFIG.strict
 
 
 def not_graded(chosen, reason):
