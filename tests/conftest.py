@@ -53,7 +53,8 @@ AREAS = {
     "mnist": ("test_mnist", "test_data_prepare"),                                     # Part 3, MNIST
     "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
     "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference", "test_grader_bonus",
-               "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped",
+               "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped", "test_jail",
+               "test_attacks", "test_grader_verdict",
                "test_hw2p1_checks", "test_grader_hw3p1"),                                 # + HW2P1's, HW3P1's checks
     "kit": ("test_kit", "test_make_handout"),                                         # the student kit
 }

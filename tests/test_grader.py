@@ -150,7 +150,7 @@ def test_forged_score_lines_never_count(graded):
 
 def test_a_broken_autograder_exits_non_zero(tmp_path):
     root = copy_project(tmp_path / "project")
-    mutate(root, "autograder/hw1_autograder/harness.py", "def main(argv):",
+    mutate(root, "autograder/hw1_autograder/child.py", "def main(argv):",
            _first_statement("raise RuntimeError('the autograder is broken')"))
     run = grade(root, "--only", "1.1.1")
     assert run.returncode == 1

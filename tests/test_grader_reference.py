@@ -25,6 +25,9 @@ def _load(name):
     return module
 
 
+# harness.py imports these two by name (the grader runs with its folder on sys.path).
+sys.modules.setdefault("wire", _load("wire"))
+sys.modules.setdefault("remote", _load("remote"))
 harness = _load("harness")
 problems = _load("problems")
 ref = _load("reference")

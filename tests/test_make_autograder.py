@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "make_autograder.py"
 FULL = FULL_SCORES
 ZERO = {name: 0 for name in FULL}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+# A PNG header of a 640x480 image, padded to the size of a small plot: what PlotCheck looks at.
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (640).to_bytes(4, "big") + (480).to_bytes(4, "big") \
+    + b"\x08\x06\0\0\0" + b"\0" * 4000
 
 # Gradescope's autograder specification: the fields results.json may hold.
 TOP_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format",
@@ -117,13 +119,17 @@ def check_spec(results):
     for test in results["tests"]:
         assert set(test) <= TEST_FIELDS, test
         assert isinstance(test["name"], str) and test["name"]
-        assert isinstance(test["score"], (int, float)) and isinstance(test["max_score"], (int, float))
-        assert 0 <= test["score"] <= test["max_score"]
         assert isinstance(test["output"], str) and test["output"]
         assert test["visibility"] in VISIBILITIES
+        if test["name"].startswith("3 MNIST"):   # graded by staff: no score, a status only when flagged
+            assert "score" not in test and "max_score" not in test
+            assert test.get("status", "failed") == "failed"
+            continue
+        assert isinstance(test["score"], (int, float)) and isinstance(test["max_score"], (int, float))
+        assert 0 <= test["score"] <= test["max_score"]
         assert test["status"] in ("passed", "failed")
-    assert results["score"] == sum(t["score"] for t in results["tests"])
-    assert sum(t["max_score"] for t in results["tests"]) == 100
+    assert results["score"] == sum(t.get("score", 0) for t in results["tests"])
+    assert sum(t.get("max_score", 0) for t in results["tests"]) == 100
 
 
 def scores_of(results):
@@ -167,7 +173,7 @@ def test_packages_hold_the_grader_and_no_solution(packages):
         requirements = archive.read("requirements.txt").decode()
         setup = archive.read("setup.sh").decode()
     for name in ("runner.py", "harness.py", "problems.py", "submission.py", "grade_submission.py",
-                 "test_autograd.py", "test_mlp.py", "reference.py"):
+                 "test_autograd.py", "test_mlp.py", "reference.py", "child.py", "remote.py", "wire.py"):
         assert f"autograder/hw1_autograder/{name}" in tar_names
     assert all(n.startswith("autograder/hw1_autograder/") for n in tar_names)
     assert not [n for n in tar_names if n.endswith((".pyc", ".npy")) or "__pycache__" in n]
@@ -226,10 +232,11 @@ def test_reference_scores_100_on_gradescope(packages, reference_tar, tmp_path):
     check_spec(results)
     assert results["score"] == 100 and scores_of(results) == FULL
     assert all(t["status"] == "passed" and t["output"].startswith("[PASS]")
-               for t in results["tests"] if t["max_score"])
+               for t in results["tests"] if t.get("max_score"))
     plot = plot_test(results)
-    assert plot["max_score"] == 0 and plot["status"] == "passed"
-    assert "by hand" in plot["output"] and "graded by hand" in plot["name"]
+    assert "status" not in plot and "score" not in plot   # neither passed nor failed: for staff
+    assert "by hand" in plot["output"] and "graded by staff" in plot["name"]
+    assert "FLAGGED" not in plot["name"] and "640x480" in plot["output"]
     assert "Autograded score: 100/100" in results["output"]
     assert json.loads(run.stdout.splitlines()[-1])["scores"] == FULL  # the JSON is last here too
 
@@ -255,7 +262,7 @@ def test_starter_kit_scores_0_with_addition(packages, kit_tar, tmp_path):
     [addition] = [t for t in results["tests"] if t["name"] == "Addition"]
     assert addition["status"] == "passed"
     plot = plot_test(results)
-    assert plot["status"] == "failed" and "MISSING" in plot["output"]
+    assert plot["status"] == "failed" and "MISSING" in plot["output"] and "FLAGGED: missing" in plot["name"]
 
 
 def test_planted_autograder_and_forged_output_are_ignored(packages, kit, tmp_path):
@@ -264,7 +271,7 @@ def test_planted_autograder_and_forged_output_are_ignored(packages, kit, tmp_pat
     forged = json.dumps({"scores": FULL})
     # An autograder of the student's own that awards full points, and a grade.sh...
     planted = folder / "autograder" / "hw1_autograder"
-    for name in ("runner.py", "harness.py", "grade_submission.py"):
+    for name in ("runner.py", "harness.py", "grade_submission.py", "child.py"):
         (planted / name).write_text(f"print({forged!r})\n")
     (folder / "grade.sh").write_text(f"#!/bin/sh\necho '{forged}'\n")
     # ... and student code that prints a forged score line.
@@ -343,7 +350,7 @@ def test_unsafe_or_corrupt_archives_are_refused(packages, bad_archives, case, tm
     run, results = gradescope(packages, tmp_path / "gs", untar_into(made[case]))
     check_spec(results)
     assert results["score"] == 0 and message in results["output"]
-    assert all(message in t["output"] for t in results["tests"] if t["max_score"])
+    assert all(message in t["output"] for t in results["tests"] if t.get("max_score"))
     assert _files_outside(tmp_path, []) == [] and _files_outside(folder, []) == []
 
 
@@ -371,4 +378,4 @@ def test_runner_project_must_hold_its_own_autograder(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "autograder" / "hw1_autograder" / "runner.py"),
                           "--project", str(tmp_path)], capture_output=True, text=True)
     assert run.returncode == 2
-    assert f"--project {tmp_path.resolve()}: no autograder/hw1_autograder/harness.py there" in run.stderr
+    assert f"--project {tmp_path.resolve()}: no autograder/hw1_autograder/child.py there" in run.stderr

@@ -1,4 +1,5 @@
 """autograder/hw1_autograder/submission.py: what is taken from a submission, and what is refused."""
+import gzip
 import importlib.util
 import io
 import os
@@ -119,3 +120,92 @@ def test_unpacked_folder_with_the_same_rules(tmp_path):
     os.remove(upload / "hw1" / "pipe")
     with pytest.raises(submission.SubmissionRefused, match="holds more than"):
         submission.copy_folder(str(upload), str(tmp_path / "dest4"), max_bytes=1)
+
+
+# ------------------------------------------------------------ source only
+def test_only_source_is_taken_and_the_rest_is_named(tmp_path):
+    archive = tar_of(tmp_path / "h.tar", {
+        "mytorch/tensor.py": b"x = 1\n", "mytorch/tensor.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
+        "mytorch/nn/functional.pyd": b"MZ", "mytorch/evil.pth": b"import os\n", "hw1/mnist.py": b"y = 2\n",
+        "hw1/weights.bin": b"data", "hw1/old.pyc": b"junk", "validation_accuracy.png": b"png"})
+    result = submission.unpack_tar(str(archive), str(tmp_path / "dest"))
+    assert files_under(tmp_path / "dest") == ["hw1/mnist.py", "mytorch/tensor.py", "validation_accuracy.png"]
+    assert result.dropped == ["mytorch/tensor.cpython-311-x86_64-linux-gnu.so", "mytorch/nn/functional.pyd",
+                              "mytorch/evil.pth", "hw1/weights.bin", "hw1/old.pyc"]
+    [line] = [n for n in result.notes() if n.startswith("Dropped")]
+    assert "only .py source files" in line and "mytorch/evil.pth" in line
+
+
+def test_an_uploaded_folder_keeps_only_source_too(tmp_path):
+    upload = tmp_path / "upload"
+    (upload / "mytorch").mkdir(parents=True)
+    (upload / "hw1").mkdir()
+    (upload / "mytorch" / "tensor.py").write_text("x = 1\n")
+    (upload / "mytorch" / "tensor.so").write_bytes(b"\x7fELF")
+    (upload / "hw1" / "mnist.py").write_text("y = 2\n")
+    result = submission.copy_folder(str(upload), str(tmp_path / "dest"))
+    assert files_under(tmp_path / "dest") == ["hw1/mnist.py", "mytorch/tensor.py"]
+    assert result.dropped == ["mytorch/tensor.so"]
+    for i in range(30):
+        (upload / "hw1" / f"m{i}.py").write_text("")
+    with pytest.raises(submission.SubmissionRefused, match="more than 20 files and folders"):
+        submission.copy_folder(str(upload), str(tmp_path / "dest2"), max_members=20)
+
+
+# ------------------------------------------------------- bombs, checked while read
+class _Counting(submission._Capped):
+    """_Capped that remembers the most it was asked to give, across instances."""
+    most = 0
+
+    def read(self, size=-1):
+        try:
+            return super().read(size)
+        finally:
+            _Counting.most = max(_Counting.most, self.count)
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    _Counting.most = 0
+    monkeypatch.setattr(submission, "_Capped", _Counting)
+    return _Counting
+
+
+@pytest.mark.parametrize("compression", ["bz2", "gz", "xz"])
+def test_a_compression_bomb_stops_at_the_limit(tmp_path, counting, compression):
+    """50 MB of zeros in a few KB: refused from its header, having decompressed next to nothing."""
+    archive = tmp_path / f"bomb.tar.{compression}"
+    fast = {"preset": 0} if compression == "xz" else {"compresslevel": 1}
+    with tarfile.open(archive, f"w:{compression}", **fast) as tar:
+        tar.addfile(tarfile.TarInfo("mytorch/a.py"), io.BytesIO(b""))
+        info = tarfile.TarInfo("mytorch/zeros.py")
+        info.size = 50 * 1024 * 1024
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    assert archive.stat().st_size < 300_000
+    with pytest.raises(submission.SubmissionRefused, match=r"more than 5 MB \(at member 'mytorch/zeros.py'"):
+        submission.unpack_tar(str(archive), str(tmp_path / "dest"), max_bytes=5 * 1024 * 1024)
+    assert counting.most < 64 * 1024
+    assert not (tmp_path / "dest" / "mytorch").exists()
+
+
+def test_a_header_bomb_stops_at_the_limit(tmp_path, counting):
+    """A 50 MB PAX header (tarfile reads headers whole): the stream itself is capped."""
+    archive = tmp_path / "bomb.tar.bz2"
+    with tarfile.open(archive, "w:bz2", format=tarfile.PAX_FORMAT, compresslevel=1) as tar:
+        info = tarfile.TarInfo("mytorch/a.py")
+        info.pax_headers = {"comment": "x" * (50 * 1024 * 1024)}
+        tar.addfile(info, io.BytesIO(b""))
+    with pytest.raises(submission.SubmissionRefused, match="more than 5 MB \\(stopped reading it there\\)"):
+        submission.unpack_tar(str(archive), str(tmp_path / "dest"), max_bytes=5 * 1024 * 1024, max_members=100)
+    limit = 5 * 1024 * 1024 + 100 * submission.MEMBER_OVERHEAD + 20 * 512
+    assert counting.most == limit + 1
+
+
+def test_an_archive_of_300000_members_is_refused_at_the_member_limit(tmp_path, counting):
+    archive = tmp_path / "many.tar.gz"
+    header = tarfile.TarInfo("hw1/empty.py").tobuf(format=tarfile.USTAR_FORMAT)
+    with gzip.open(archive, "wb", compresslevel=1) as out:
+        out.write(header * 300_000 + bytes(1024))
+    with pytest.raises(submission.SubmissionRefused, match=f"more than {submission.MAX_MEMBERS} members"):
+        submission.unpack_tar(str(archive), str(tmp_path / "dest"))
+    assert counting.most <= (submission.MAX_MEMBERS + 2) * 512 + 64 * 1024

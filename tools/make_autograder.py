@@ -43,14 +43,19 @@ MAKEFILE = """\
 # the last line of output is the scores JSON {"scores": {...}}.
 # The autograder's own failures are reported inside the output (AUTOGRADER ERROR), not as a
 # make error, so that nothing is printed after the JSON line.
-# TIMEOUT is the time limit per problem in seconds: a submission that hangs on every problem
-# takes 11 times that, so keep Autolab's own timeout above it.
+# TIMEOUT is the time limit per problem in seconds; BUDGET the time for the whole grading: problems
+# still running when it is spent score 0 and the JSON line is printed. Keep BUDGET at least 10 s below
+# the assessment's own autograding timeout (Autolab's default is 180 s). Honest grading takes ~3 s.
+# The grader is started with -I (isolated): nothing in the environment or the user's site folder
+# changes what it imports.
 PYTHON ?= python3
 TIMEOUT ?= 60
+BUDGET ?= 170
 
 all:
 \t@tar -xf autograde.tar
-\t@$(PYTHON) autograder/hw1_autograder/grade_submission.py autolab handin.tar --timeout $(TIMEOUT) || true
+\t@$(PYTHON) -I autograder/hw1_autograder/grade_submission.py autolab handin.tar --timeout $(TIMEOUT) \\
+\t\t--budget $(BUDGET) || true
 
 clean:
 \trm -rf autograder
@@ -61,11 +66,14 @@ clean:
 SETUP_SH = """\
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, while building the autograder image:
-# a Python virtualenv with the pinned NumPy and Matplotlib (no PyTorch).
+# a Python virtualenv with the pinned NumPy and Matplotlib (no PyTorch), and the
+# unprivileged account student code runs as (grade_submission.py --user).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+id -u hw1student >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \\
+    --shell /usr/sbin/nologin hw1student
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install --no-cache-dir -r /autograder/source/requirements.txt
 /autograder/venv/bin/python -c "import numpy, matplotlib; \\
@@ -82,7 +90,8 @@ if [ -z "${PYTHON:-}" ]; then
     if [ -x "$ROOT/venv/bin/python" ]; then PYTHON="$ROOT/venv/bin/python"; else PYTHON=python3; fi
 fi
 cd "$ROOT" || exit 1
-exec "$PYTHON" "$ROOT/source/autograder/hw1_autograder/grade_submission.py" gradescope --root "$ROOT"
+# -I: isolated (no PYTHON* variables, no user site). Student code runs as hw1student (setup.sh).
+exec "$PYTHON" -I "$ROOT/source/autograder/hw1_autograder/grade_submission.py" gradescope --root "$ROOT" "$@"
 """
 
 

@@ -1,31 +1,29 @@
-"""The child side of the autograder: runs ONE problem in its own process.
+"""What every check needs, and the loop that runs a problem's checks: in the GRADER's process.
 
-``runner.py`` starts ``python3 harness.py PROBLEM_ID RESULT_FD SEED TIMEOUT``
-once per problem. This process imports the student's code, runs the
-problem's checks, and writes a JSON report to the file descriptor RESULT_FD,
-which the parent opened for it. Student code can print what it likes: stdout
-and stderr go to files the parent reads as plain text, and the report only
-counts if it carries the one-time token the parent wrote into RESULT_FD.
+A check is a function of a ``Context`` that calls student code through
+``student("mytorch.tensor")`` and compares what it gets with expected values
+it computes itself with NumPy. In the grader, ``student`` returns a
+``remote.Remote``: the student's module stays in the problem's own process
+(``child.py``), and every use of a student object is a request there, answered
+with raw results only (numbers, arrays, text, handles). Expected values and
+comparisons never leave the grader, which never imports student code; the
+child only gets the inputs it is given. A check may also be split in three
+(``Check``): ``inputs(rng)`` here, ``probe(inp, student)`` in the child in one
+request, ``judge(inp, obs)`` here.
 
-When a Part 2 problem fails, the report is sent, then ``audit.py`` checks
-each of the student's operations on its own and the report is sent again with
-its verdict added to the first failed check's message (never changing a
-score; the audit stops well within the problem's time limit, TIMEOUT or 60 s).
-
-The module also holds what every check needs: ``CheckFailure``, value and
-shape comparisons with concise messages, graph-node checks (handout Appendix
-A), finite differences, and traceback trimming to the student's own files.
-Nothing here imports torch, or mytorch at module level.
+This module also holds ``CheckFailure``, value and shape comparisons with
+concise messages, graph-node checks (handout Appendix A), finite
+differences, and traceback trimming to the student's own files (used in the
+child, where tracebacks happen, and for the report). Nothing here imports
+torch, or mytorch.
 """
-import faulthandler
-import json
 import os
-import signal
 import sys
-import time
 import traceback
 
 import numpy as np
+
+import remote
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 # The project this autograder sits in: autograder/hw1_autograder/ -> root.
@@ -33,8 +31,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(HERE))
 # Where student code lives; tracebacks are trimmed to frames in these.
 STUDENT_DIRS = tuple(os.path.join(PROJECT_ROOT, d) + os.sep for d in ("mytorch", "hw1"))
 
-# Bound now, before any student code runs, so that student code that
-# monkeypatches NumPy cannot change how its answers are compared.
+# Bound at import (NumPy is never the student's in this process anyway).
 _isclose = np.isclose
 _asarray = np.asarray
 
@@ -51,6 +48,8 @@ class CheckFailure(Exception):
 def fmt_array(value, limit=160):
     """A short one-line picture of an array: a few values, never the whole thing."""
     try:
+        if remote.is_remote(value):
+            raise TypeError("a student object, not numbers")
         array = _asarray(value)
         if array.dtype == object:
             raise TypeError("not numbers")
@@ -67,7 +66,7 @@ def safe_repr(value, limit=160):
     try:
         text = repr(value)
     except Exception as exc:  # e.g. a Tensor whose .data is not an array
-        text = f"<a {type(value).__name__} object whose repr() failed: {type(exc).__name__}: {exc}>"
+        text = f"<a {remote.type_name(value)} object whose repr() failed: {remote.type_name(exc)}: {exc}>"
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -81,11 +80,11 @@ def describe(value):
     if isinstance(value, np.ndarray):
         return f"ndarray of shape {value.shape}: {fmt_array(value)}"
     if isinstance(data, np.ndarray):
-        return f"{type(value).__name__} of shape {data.shape}: {fmt_array(data)}"
+        return f"{remote.type_name(value)} of shape {data.shape}: {fmt_array(data)}"
     if data is not None and hasattr(data, "data") and not isinstance(value, (int, float, complex)):
-        return (f"a {type(value).__name__} whose .data holds a {type(data).__name__} "
+        return (f"a {remote.type_name(value)} whose .data holds a {remote.type_name(data)} "
                 f"(not an np.ndarray): {describe(data)}")
-    return f"{type(value).__name__} {fmt_array(value)}"
+    return f"{remote.type_name(value)} {fmt_array(value)}"
 
 
 # --------------------------------------------------------------- comparisons
@@ -177,7 +176,7 @@ def node_kind(node):
     """'AccumulateGrad', 'BackwardFunction' or None, the way Appendix A names graph nodes."""
     if node is None:
         return None
-    return type(node).__name__
+    return remote.type_name(node)
 
 
 def assert_parents(what, tensor, expected):
@@ -231,27 +230,10 @@ def _is_student_file(filename):
     return os.path.realpath(filename).startswith(STUDENT_DIRS)
 
 
-def student_traceback(exc, max_frames=8):
-    """The frames of ``exc``'s traceback that are in the student's files, then the error line.
-
-    Library frames are dropped, and of the autograder's only the line that
-    called into the student's code: the student needs to know where in
-    *their* code things went wrong. A deep recursion is cut to its first and
-    last frames.
-    """
-    every = traceback.extract_tb(exc.__traceback__)
-    frames = [f for f in every if _is_student_file(f.filename)]
-    lines = []
-    caller = None
-    for frame in every:
-        if _is_student_file(frame.filename):
-            break
-        if os.path.realpath(frame.filename).startswith(HERE + os.sep):
-            caller = frame
-    if caller is not None and frames:
-        lines.append(f"  called by the autograder ({os.path.basename(caller.filename)}, line {caller.lineno}): "
-                     f"{(caller.line or '').strip()}")
-    skipped = 0
+def student_frame_lines(exc, max_frames=8):
+    """The lines of ``exc``'s traceback frames that are in the student's files (a deep recursion cut)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_student_file(f.filename)]
+    lines, skipped = [], 0
     if len(frames) > max_frames:
         half = max_frames // 2
         skipped = len(frames) - 2 * half
@@ -264,9 +246,55 @@ def student_traceback(exc, max_frames=8):
         lines.append(f'  File "{path}", line {frame.lineno}, in {frame.name}')
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
-    message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    if not frames:
-        where = every[-1] if every else None
+    return lines
+
+
+def exception_line(exc):
+    """``TypeError: message``, as Python prints an exception's last line."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+# The grader's modules that only carry requests: never "the autograder line that called your code".
+_CARRIERS = ("remote.py", "wire.py")
+
+
+def _caller(every):
+    """The last autograder frame of ``every`` before the student's code was entered, or None."""
+    caller = None
+    for frame in every:
+        if _is_student_file(frame.filename):
+            break
+        path = os.path.realpath(frame.filename)
+        if path.startswith(HERE + os.sep) and os.path.basename(path) not in _CARRIERS:
+            caller = frame
+    return caller
+
+
+def student_traceback(exc, max_frames=8, with_caller=True):
+    """The frames of ``exc``'s traceback that are in the student's files, then the error line.
+
+    Library frames are dropped, and of the autograder's only the line that
+    called into the student's code: the student needs to know where in
+    *their* code things went wrong. A deep recursion is cut to its first and
+    last frames. For an exception of the student's process (a
+    ``remote.RemoteError``) the frames and the error line are the ones that
+    process sent, as text; the calling line is the check's, here.
+    """
+    every = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, remote.RemoteError):
+        frames, message = exc.remote_frames, exc.remote_message
+    else:
+        frames, message = student_frame_lines(exc, max_frames), exception_line(exc)
+    lines = []
+    caller = _caller(every) if with_caller else None
+    if getattr(exc, "remote_caller", None) and frames:
+        lines.append(exc.remote_caller)  # a probe's own line, in the student's process
+    elif caller is not None and frames:
+        lines.append(f"  called by the autograder ({os.path.basename(caller.filename)}, line {caller.lineno}): "
+                     f"{(caller.line or '').strip()}")
+    lines += frames
+    if not frames and with_caller:
+        where = caller if isinstance(exc, remote.RemoteError) else (every[-1] if every else None)
         place = f" ({os.path.basename(where.filename)}, line {where.lineno})" if where else ""
         lines.append(f"  (raised outside your files{place})")
     lines.append(message)
@@ -306,9 +334,32 @@ def crash_report(exc):
     """(message, where) for ``exc`` raised by student code: the trimmed traceback and a named cause,
     and the innermost student frame as text (None if it was raised outside the student's files)."""
     diagnose = _beside("diagnose")  # plain data in, text out
-    frames = student_frames(exc)
-    hint = diagnose.crash(type(exc).__name__, str(exc), frames)
+    if isinstance(exc, remote.RemoteError):  # raised in the student's process: its frames came as data
+        kind, frames = exc.remote_type, exc.remote_sites
+    else:
+        kind, frames = type(exc).__name__, student_frames(exc)
+    hint = diagnose.crash(kind, str(exc), frames)
     return student_traceback(exc) + ("\n" + hint if hint else ""), diagnose.crash_site(frames)
+
+
+def _report(name, exc):
+    """The failed report of check ``name`` that raised ``exc`` (anything but a ChannelError)."""
+    if isinstance(exc, CheckFailure) or getattr(exc, "remote_type", None) == "CheckFailure":
+        return {"name": name, "passed": False, "message": str(exc)}
+    if isinstance(exc, SystemExit) or getattr(exc, "remote_type", None) == "SystemExit":
+        code = exc.remote_code if isinstance(exc, remote.RemoteError) else repr(exc.code)
+        return {"name": name, "passed": False,
+                "message": f"your code called sys.exit({code})\n" + student_traceback(exc)}
+    message, where = crash_report(exc)
+    report = {"name": name, "passed": False, "message": message}
+    if where:
+        report["where"] = where
+    return report
+
+
+def check_name(check):
+    """What the report calls a check: the first line of its docstring."""
+    return (check.__doc__ or check.__name__).strip().splitlines()[0]
 
 
 def run_checks(checks, context, progress=None):
@@ -318,38 +369,158 @@ def run_checks(checks, context, progress=None):
     0-point check, see ``note``), plus ``"where"`` (file, line and function
     in the student's files) when student code raised. Any exception,
     including SystemExit from student code, fails only the check it happened in.
-    ``progress(name)`` is called as each check starts.
+    ``progress(name)`` is called as each check starts. With a connection to
+    a student's process (``context.connection``), its handles are dropped
+    between checks; when that process can no longer answer (it died, hung,
+    or broke the protocol), the checks stop there: ``context.stopped`` holds
+    the ``remote.ChannelError`` and ``context.running`` the check's name.
     """
     reports = []
-    for check in checks:
-        name = (check.__doc__ or check.__name__).strip().splitlines()[0]
-        report = {"name": name, "passed": False, "message": "", "note": bool(getattr(check, "zero_points", False))}
-        if progress is not None:
-            progress(name)
-        try:
-            check(context)
-        except CheckFailure as failure:
-            report["message"] = str(failure)
-        except SystemExit as exc:
-            report["message"] = f"your code called sys.exit({exc.code!r})\n" + student_traceback(exc)
-        except BaseException as exc:  # noqa: B902  (anything student code raises fails this check only)
-            report["message"], where = crash_report(exc)
-            if where:
-                report["where"] = where
-        else:
-            report["passed"] = True
-        reports.append(report)
+    connection = context.connection
+    previous = remote.current()
+    remote.set_current(connection)
+    try:
+        for check in checks:
+            name = check_name(check)
+            context.running = name
+            if progress is not None:
+                progress(name)
+            try:
+                if connection is not None:
+                    connection.reset()
+                check(context)
+            except remote.ChannelError as error:
+                context.stopped = error
+                break
+            except BaseException as exc:  # noqa: B902  (anything student code raises fails this check only)
+                if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, remote.RemoteError):
+                    raise  # the person running the grader pressed Ctrl-C
+                report = _report(name, exc)
+            else:
+                report = {"name": name, "passed": True, "message": ""}
+            report["note"] = bool(getattr(check, "zero_points", False))
+            reports.append(report)
+    finally:
+        remote.set_current(previous)
     return reports
 
 
 class Context:
-    """What a problem's checks share: a seeded random generator."""
+    """What a problem's checks share: a seeded random generator, and the connection to the student's process."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, connection=None):
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.connection = connection
+        self.running = None
+        self.stopped = None
 
 
+class Check:
+    """A check split in three: ``inputs(rng)`` and ``judge(inp, obs)`` here, ``probe(inp, student)`` in the child.
+
+    ``inputs`` draws what the probe is given (a dict of arrays, numbers,
+    strings); ``probe`` (a function of the check's module, named by
+    ``probe_name``, which the child imports from its own copy) calls student
+    code and returns raw observations only, never an expected value;
+    ``judge`` computes the expected values from ``inp`` and raises
+    CheckFailure on a mismatch, treating ``obs`` as untrusted. Without a
+    connection (tests) the probe runs here.
+    """
+
+    def __init__(self, name, doc, inputs, probe, judge):
+        self.__name__ = name  # what problems.CHECK_BASIS knows it by
+        self.__doc__ = doc
+        self.inputs, self.probe, self.judge = inputs, probe, judge
+
+    def __call__(self, context):
+        inp = self.inputs(context.rng)
+        connection = context.connection
+        if connection is None:
+            obs = self.probe(inp, student)
+        else:
+            obs = connection.request("probe", self.probe.__module__, self.probe.__name__, inp)
+        self.judge(inp, obs)
+
+
+# ---------------------------------------------------------------- probe and judge
+def exception_info(exc):
+    """An exception of student code as plain data (type, message, student frames, the calling line).
+
+    Made where the exception happened, in the student's process; the grader
+    turns it back into an exception of the same kind (``raise_observed``).
+    """
+    info = {"type": type(exc).__name__[:100],
+            "bases": [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"][:8],
+            "frames": [line[:2000] for line in student_frame_lines(exc)][:20],
+            "sites": [[path[:2000], line, name[:200]] for path, line, name in student_frames(exc)][-50:],
+            "message": exception_line(exc)[:4000], "str": str(exc)[:4000]}
+    if isinstance(exc, SystemExit):
+        info["code"] = repr(exc.code)[:200]
+    caller = _caller(traceback.extract_tb(exc.__traceback__))
+    if caller is not None and info["frames"]:
+        info["caller"] = (f"  called by the autograder ({os.path.basename(caller.filename)}, line {caller.lineno}): "
+                          f"{(caller.line or '').strip()}")[:2000]
+    return info
+
+
+def observe_tensor(value):
+    """(in a probe) What a judge may learn of a student Tensor: data and flags, or what it is instead."""
+    try:
+        data = getattr(value, "data", None)
+    except Exception:  # noqa: BLE001  (a broken property: not a Tensor as far as the judge is concerned)
+        data = None
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "biufc":
+        return {"tensor": False, "described": describe(value),
+                "nested": data is not None and hasattr(data, "data")}
+    return {"tensor": True, "data": np.array(data), "type": type(value).__name__,
+            "requires_grad": _plain(getattr(value, "requires_grad", "missing")),
+            "is_leaf": _plain(getattr(value, "is_leaf", "missing"))}
+
+
+def _plain(value):
+    return value if value is None or type(value) in (bool, int, float, str) else safe_repr(value)
+
+
+def observe_error(exc):
+    """(in a probe) An exception of student code, for the judge to raise where the probe stopped."""
+    return exception_info(exc)
+
+
+def raise_observed(info):
+    """(in a judge) Raise the exception a probe observed (``observe_error``), as student code raised it."""
+    try:
+        valid = remote.error_info(info)
+    except remote.ChannelBroken as broken:
+        raise CheckFailure(f"the observation of an error of your code is malformed ({broken})") from None
+    raise remote.remote_error_class(valid["bases"])(valid)
+
+
+def observed(obs, key):
+    """(in a judge) ``obs[key]``; if the probe stopped before it, the error that stopped it."""
+    if type(obs) is not dict:
+        raise CheckFailure(f"the observations of your code's results are not a dict but {remote.type_name(obs)}")
+    if key in obs:
+        return obs[key]
+    if "error" in obs:
+        raise_observed(obs["error"])
+    raise CheckFailure(f"the observations of your code's results hold no {key!r}")
+
+
+def judge_tensor(what, obs, expected, rtol=1e-6, atol=1e-8):
+    """(in a judge) An observed Tensor (``observe_tensor``) holds ``expected``: ``assert_tensor``'s messages."""
+    if type(obs) is not dict or obs.get("tensor") is not True or not isinstance(obs.get("data"), np.ndarray):
+        described = obs.get("described") if type(obs) is dict else None
+        hint = ""
+        if type(obs) is dict and obs.get("nested") is True:
+            hint = ("\nA Tensor inside .data: .data must hold an np.ndarray, so compute new values from arrays "
+                    "(e.g. param.data - lr * param.grad.data), not from Tensors.")
+        raise CheckFailure(f"{what}: expected a Tensor (whose .data is an np.ndarray), got "
+                           f"{described if type(described) is str else 'something unreadable'}{hint}")
+    assert_values(what, obs["data"], expected, rtol, atol)
+
+
+# ---------------------------------------------------------------- the student's code
 def import_student():
     """Import and return the student's ``mytorch`` from this project (not from anywhere else)."""
     import importlib
@@ -361,66 +532,15 @@ def import_student():
 
 
 def student(module="mytorch"):
-    """Import a module of the student's project, e.g. ``student("mytorch.nn.linear")``."""
+    """A module of the student's project, e.g. ``student("mytorch.nn.linear")``.
+
+    In the grader, a ``remote.Remote`` of the module imported in the
+    problem's own process; where no such process is connected (in the child
+    itself, and in tests), the module imported here.
+    """
+    connection = remote.current()
+    if connection is not None:
+        return connection.request("import", module)
     import importlib
     import_student()
     return importlib.import_module(module)
-
-
-def main(argv):
-    started = time.monotonic()
-    problem_id, fd, seed = argv[1], int(argv[2]), int(argv[3])
-    timeout = float(argv[4]) if len(argv) > 4 else 60.0
-    faulthandler.enable()  # a crash prints the stack of every thread to our captured stderr
-    if hasattr(signal, "SIGUSR1"):
-        # The parent sends SIGUSR1 when we run out of time, just before it
-        # kills us, so that the report can show where the code was stuck.
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
-    channel = os.fdopen(fd, "r+b", buffering=0)
-    token = channel.read().decode()
-    channel.seek(0)
-    channel.truncate()
-
-    def send(message):
-        # One JSON object per line, each with the token: the parent believes
-        # only lines that carry it, and only the last one counts.
-        channel.write((json.dumps(dict(message, token=token)) + "\n").encode())
-
-    import problems  # autograder modules before the project root goes on sys.path
-    problem = problems.BY_ID[problem_id]
-    sys.path.insert(0, PROJECT_ROOT)
-    os.chdir(PROJECT_ROOT)
-    np.random.seed(seed)
-    reports = run_checks(problem.checks(), Context(seed), progress=lambda name: send({"running": name}))
-    send({"problem": problem_id, "checks": reports})
-    failed = [r for r in reports if not r["passed"] and not r["note"]]
-    if failed and problem_id.startswith("2"):
-        # Part 2 is built from the student's own operations: name the broken one.
-        # The report above already counts; the audit only adds to its text.
-        budget = min(5.0, timeout - (time.monotonic() - started) - 3.0)
-        if budget > 0.5:
-            try:
-                import audit
-                found, verdict = audit.audit_note(student, seed, budget, crash_site=failed[0].get("where"))
-            except BaseException:  # noqa: B902 (the audit must never cost the report)
-                found, verdict = False, None
-            if not found and problem_id in OPTIMIZER_PROBLEMS:
-                verdict = None  # the optimizer's own message says it all
-            if verdict:
-                failed[0]["message"] = (failed[0]["message"] + "\n" + verdict).strip()
-                send({"problem": problem_id, "checks": reports})
-    channel.close()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # student code may have replaced or closed it
-            pass
-    # Leave now: student atexit hooks and lingering threads get no chance to run.
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    # Run as the module ``harness``, the one the checks import, so that there is
-    # one CheckFailure class (not a __main__ copy of it).
-    import harness
-    harness.main(sys.argv)

@@ -11,8 +11,9 @@ process. (The reference's own pytest suite is tests/, which the kit leaves out.)
 import numpy as np
 
 import diagnose
-from harness import (CheckFailure, assert_flags, assert_grad, assert_no_grad, assert_parents, assert_tensor,
-                     central_difference, crash_report, data_of, describe, fmt_array, note, require, student)
+from harness import (Check, CheckFailure, assert_flags, assert_grad, assert_no_grad, assert_parents, assert_tensor,
+                     central_difference, crash_report, data_of, describe, fmt_array, judge_tensor, note,
+                     observe_error, observe_tensor, observed, require, student)
 
 
 def _tensor_class():
@@ -36,21 +37,46 @@ def _away_from_zero(rng, shape):
 
 
 # --------------------------------------------------------------- Addition
-def check_add_direct(ctx):
-    """Add.forward and Add.backward, called directly with a ContextManager (given code)."""
-    engine = student("mytorch.autograd_engine")
-    F = student("mytorch.nn.functional")
-    Tensor = _tensor_class()
-    shape = _shape(ctx.rng)
-    a, b = ctx.rng.normal(size=shape), ctx.rng.normal(size=shape)
-    fctx = engine.ContextManager()
-    out = F.Add.forward(fctx, Tensor(a.copy()), Tensor(b.copy()))
-    assert_tensor("Add.forward(ctx, a, b)", out, a + b)
-    grads = F.Add.backward(fctx, Tensor.ones(*shape))
-    require(isinstance(grads, (tuple, list)) and len(grads) == 2,
-            f"Add.backward: expected a tuple of 2 gradients (one per input), got {describe(grads)}")
-    assert_tensor("Add.backward(ctx, ones)[0]", grads[0], np.ones(shape))
-    assert_tensor("Add.backward(ctx, ones)[1]", grads[1], np.ones(shape))
+# Split in three (harness.Check): the inputs and the verdict here, the probe in the student's process.
+def _add_direct_inputs(rng):
+    shape = _shape(rng)
+    return {"a": rng.normal(size=shape), "b": rng.normal(size=shape)}
+
+
+def probe_add_direct(inp, student):
+    """Calls Add.forward and Add.backward; returns what they gave (runs where the student's code runs)."""
+    obs = {}
+    try:
+        engine = student("mytorch.autograd_engine")
+        F = student("mytorch.nn.functional")
+        Tensor = student("mytorch.tensor").Tensor
+        fctx = engine.ContextManager()
+        obs["out"] = observe_tensor(F.Add.forward(fctx, Tensor(inp["a"].copy()), Tensor(inp["b"].copy())))
+        shape = inp["a"].shape
+        grads = F.Add.backward(fctx, Tensor.ones(*shape))
+        if isinstance(grads, (tuple, list)) and len(grads) == 2:
+            obs["grads"] = [observe_tensor(g) for g in grads]
+        else:
+            obs["grads"] = describe(grads)
+    except Exception as exc:  # noqa: BLE001  (the judge reports it where it happened)
+        obs["error"] = observe_error(exc)
+    return obs
+
+
+def judge_add_direct(inp, obs):
+    a, b = inp["a"], inp["b"]
+    judge_tensor("Add.forward(ctx, a, b)", observed(obs, "out"), a + b)
+    grads = observed(obs, "grads")
+    require(type(grads) is list and len(grads) == 2,
+            f"Add.backward: expected a tuple of 2 gradients (one per input), got "
+            f"{grads if type(grads) is str else 'something unreadable'}")
+    judge_tensor("Add.backward(ctx, ones)[0]", grads[0], np.ones(a.shape))
+    judge_tensor("Add.backward(ctx, ones)[1]", grads[1], np.ones(a.shape))
+
+
+check_add_direct = Check("check_add_direct",
+                         "Add.forward and Add.backward, called directly with a ContextManager (given code).",
+                         _add_direct_inputs, probe_add_direct, judge_add_direct)
 
 
 # ------------------------------------------------- 1.1 basic operations
