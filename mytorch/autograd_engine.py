@@ -384,6 +384,8 @@ _UNSHARED_REFS = _count_unshared_refs()
 
 # What `from <this module> import *` gives (the course's graders star-import
 # it after binding names of their own, such as nn and F): the classes and
-# functions defined here, never the modules or names this file imports.
+# functions defined here, plus no_grad / is_grad_enabled (the engine's switch,
+# kept in grad_mode.py), never the modules or other names this file imports.
 __all__ = [_name for _name, _value in list(globals().items())
            if not _name.startswith("_") and getattr(_value, "__module__", None) == __name__]
+__all__ += ["no_grad", "is_grad_enabled"]

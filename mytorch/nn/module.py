@@ -258,7 +258,10 @@ def _not_a_parameter(module, name, value):
 
 
 def _refuse_array_input(module, value):
-    raise TypeError(f"{type(module).__name__}: input must be a Tensor, got {type(value).__name__}; "
+    name = repr(module)  # the layer as constructed (Conv1d(3, 2, kernel_size=2, stride=1)) when that is short
+    if "\n" in name or len(name) > 80:
+        name = type(module).__name__
+    raise TypeError(f"{name}: input must be a Tensor, got {type(value).__name__}; "
                     "wrap it with Tensor(x): layer(Tensor(x))")
 
 
