@@ -217,7 +217,7 @@ class TorchMixin:
         """``to(np.float64)``."""
         return self.to(np.float64)
 
-    # ------------------- indexing, iteration, max/min (issue 11, part B)
+    # ------------------- indexing, iteration, max/min
     # The Functions are at the end of nn/functional.py.
     def __getitem__(self, index):
         """``t[index]`` as in PyTorch and NumPy, in the graph.

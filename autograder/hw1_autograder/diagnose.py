@@ -4,9 +4,8 @@ Every recognizer here is a pure function of plain data: NumPy arrays,
 numbers, strings, and tracebacks as lists of ``(path, line, function)``
 tuples (paths relative to the project). It returns the text of a hint, or
 None when the observation does not fit the mistake. None of them imports or
-touches student code, so they can run wherever the expected values are
-computed (the parent of issue 19's probe/judge split) as well as in the
-checks that call them today.
+touches student code: they run in the grader's process, where the expected
+values are computed, on what the student's process reported.
 
 A recognizer only ever adds a sentence to a failing check's message: the
 check has already failed on its own comparison, so a recognizer that does

@@ -6,7 +6,7 @@ report calls it. Expected values come from NumPy, never from mytorch.
 
 Not a pytest module, despite its name (the handout's): the autograder's
 runner imports it and runs the checks that problems.py lists, one problem per
-process. (The reference's own pytest suite is tests/, which the kit leaves out.)
+process.
 """
 import numpy as np
 

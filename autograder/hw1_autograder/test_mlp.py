@@ -12,7 +12,7 @@ is wrong, if any) to the report.
 
 Not a pytest module, despite its name (the handout's): the autograder's
 runner imports it and runs the checks that problems.py lists, one problem per
-process. (The reference's own pytest suite is tests/, which the kit leaves out.)
+process.
 """
 import numpy as np
 
