@@ -261,6 +261,12 @@ CASES = {
         {"1.2 Autograd"} | PART2,
         {"1.2": ["'NoneType' object has no attribute 'apply'", "must not call .apply on it",
                  "a leaf that requires grad but was never used in an operation"]}),
+    # §0.1.4's "store the node on the output tensor", with no condition: a constant's result keeps a
+    # node. Handout-faithful, so no points lost; a 0-point note says what PyTorch does.
+    "node_stored_on_every_result": (
+        edit("mytorch/autograd_engine.py", None, "        if requires_grad:",
+             before("output.grad_fn = backward_function")),
+        set(), {"1.2": ["PyTorch keeps no node for a result that does not require grad", "costs no points"]}),
     "leaf_nodes_stored_in_grad_fn": (
         composed(edit("mytorch/autograd_engine.py", None, PARENT_LINE, STORE_LEAF_NODE)),
         set(), {}),

@@ -121,6 +121,8 @@ CHECK_BASIS = {
                                "also'), §0.1.5 (constants get no gradient)",
     "check_constants": "Appendix A.1 ('if all parents aren't gradient enabled, a child would have "
                        "requires_grad=False and is_leaf=True')",
+    "check_constant_results_keep_no_node": "0-point note: a constant's result keeps no grad_fn (PyTorch); "
+                                           "§0.1.4's 'store the node on the output tensor' has no condition",
     "check_backward_on_leaf": "0-point note: backward() on a leaf no operation has used (PyTorch stores ones; "
                               "the handout's Tensor.backward hands grad_fn None to the DFS)",
     "check_reused_leaf": "§0.1.6 (gradients of every path add up)",

@@ -13,7 +13,7 @@ import numpy as np
 import diagnose
 from harness import (Check, CheckFailure, assert_flags, assert_grad, assert_no_grad, assert_parents, assert_tensor,
                      central_difference, crash_report, data_of, describe, fmt_array, judge_tensor, note,
-                     observe_error, observe_tensor, observed, require, student)
+                     observe_error, observe_tensor, observed, require, safe_repr, student)
 
 
 def _tensor_class():
@@ -362,12 +362,32 @@ def check_backward_on_leaf(ctx):
 
 
 def check_constants(ctx):
-    """Operations on constants only give constants: requires_grad False, is_leaf True, no grad_fn."""
+    """Operations on constants only give constants: requires_grad False, is_leaf True."""
     Tensor = _tensor_class()
     shape = _shape(ctx.rng)
     x, y = Tensor(ctx.rng.normal(size=shape)), Tensor(ctx.rng.normal(size=shape))
     for what, out in (("x + y", x + y), ("x * y", x * y), ("x.log() of x > 0", (x * x).log())):
         assert_flags(f"{what} for constants x, y", out, requires_grad=False, is_leaf=True)
+
+
+@note
+def check_constant_results_keep_no_node(ctx):
+    """A result of constants only keeps no graph node (grad_fn None), as in PyTorch."""
+    # Not scored: §0.1.4 says to "store the node on the output tensor" with no
+    # condition. A node kept on a constant's result is harmless as long as
+    # Function.apply puts None in the parent list for any tensor with
+    # requires_grad=False (Appendix A.1), which check_constant_operands scores.
+    Tensor = _tensor_class()
+    shape = _shape(ctx.rng)
+    x, y = Tensor(ctx.rng.normal(size=shape)), Tensor(ctx.rng.normal(size=shape))
+    out = x * y
+    node = getattr(out, "grad_fn", None)
+    require(node is None,
+            f"x * y for constants x, y: its grad_fn is {safe_repr(node)}. PyTorch keeps no node for a result "
+            "that does not require grad (grad_fn None). The handout leaves this open, so it costs no points: "
+            "your graph is still right because Function.apply (mytorch/autograd_engine.py) puts None in the "
+            "parent list for any tensor with requires_grad=False. To match PyTorch, store the node on the "
+            "output only when the output requires grad.")
 
 
 # Problem 1.2 grades the engine, so its graphs use only the given operations
@@ -471,5 +491,5 @@ def check_accumulation(ctx):
 
 ADDITION = [check_add_direct]
 AUTOGRAD = [check_handout_example, check_graph_of_operations, check_constant_operands, check_constants,
-            check_backward_on_leaf, check_reused_leaf, check_shared_intermediate, check_same_tensor_twice,
+            check_constant_results_keep_no_node, check_backward_on_leaf, check_reused_leaf, check_shared_intermediate, check_same_tensor_twice,
             check_chains, check_accumulation]
