@@ -491,5 +491,5 @@ def check_accumulation(ctx):
 
 ADDITION = [check_add_direct]
 AUTOGRAD = [check_handout_example, check_graph_of_operations, check_constant_operands, check_constants,
-            check_constant_results_keep_no_node, check_backward_on_leaf, check_reused_leaf, check_shared_intermediate, check_same_tensor_twice,
-            check_chains, check_accumulation]
+            check_constant_results_keep_no_node, check_backward_on_leaf, check_reused_leaf,
+            check_shared_intermediate, check_same_tensor_twice, check_chains, check_accumulation]
