@@ -4,11 +4,33 @@ Parity tests compare MyTorch with PyTorch. They use the ``torch`` fixture,
 which skips the test when torch is not installed, unless the environment sets
 MYTORCH_REQUIRE_TORCH=1 (CI does): then a missing torch fails the test, so
 parity can never be skipped silently where it is supposed to run.
+
+Hypothesis runs under one of two profiles (``HYPOTHESIS_PROFILE``; CI's
+``.ci/run`` and any environment with ``CI`` set choose ``ci``):
+
+- ``dev`` (the default): new random examples every run, to find new bugs. A
+  failure prints the falsifying example in full (the properties draw their
+  arrays from a printed ``seed``), so it can be rerun by hand.
+- ``ci``: derandomized: every run tries the same examples, so CI cannot go
+  red by chance, and a red run is reproduced by running it again.
+
+Neither keeps Hypothesis's example database: it would be written into the
+source tree (``.hypothesis/``) and replay an old failure on every later run.
 """
 import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+settings.register_profile("dev", database=None, print_blob=True)
+settings.register_profile("ci", database=None, print_blob=True, derandomize=True)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def pytest_report_header(config):
+    return f"hypothesis profile: {HYPOTHESIS_PROFILE} (HYPOTHESIS_PROFILE=dev|ci)"
 
 
 def _import_torch():

@@ -193,7 +193,8 @@ def save_plot(accuracies, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Train hw1/mnist.py on MNIST and plot validation accuracy.")
+    parser = argparse.ArgumentParser(prog="test_mnist.py",
+                                     description="Train hw1/mnist.py on MNIST and plot validation accuracy.")
     parser.add_argument("--train-size", type=int, metavar="N",
                         help="train on the first N training rows only (for quick checks)")
     parser.add_argument("--seed", type=int, default=11785, help="NumPy seed (default: %(default)s)")
@@ -203,6 +204,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.train_size is not None and args.train_size < 1:
         parser.error(f"--train-size must be at least 1, got {args.train_size}")
+    if args.data_dir != DATA_DIR and not os.path.isdir(args.data_dir):
+        # A typo must not start a second 20 MB download into a new folder.
+        parser.error(f"--data-dir {args.data_dir} is not a folder (create it to have the data prepared there)")
 
     try:
         data = load_data(args.data_dir, args.train_size)
