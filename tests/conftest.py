@@ -74,6 +74,7 @@ AREAS = {
     "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference",
                "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped"),
     "kit": ("test_kit", "test_make_handout"),                                         # the student kit
+    "project": ("test_cli", "test_docs"),               # set-up, command-line scripts, README snippets
 }
 _AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}
 

@@ -395,7 +395,33 @@ def main(argv):
     os._exit(0)
 
 
+HARNESS_USAGE = ("usage: harness.py PROBLEM FD SEED [TIMEOUT]\n"
+                 "Runs one problem's checks in a child process of runner.py and reports on the file "
+                 "descriptor FD; not for direct use. To grade, run ./grade.sh 1 (or runner.py).")
+
+
+def command_line_problem(argv):
+    """Why ``argv`` cannot be a runner's call of this harness (one line), or None if it can."""
+    import problems
+    if len(argv) not in (4, 5):
+        return f"expected 3 or 4 arguments, got {len(argv) - 1}"
+    if argv[1] not in problems.BY_ID:
+        return f"unknown problem {argv[1]!r}"
+    try:
+        int(argv[2]), int(argv[3]), float(argv[4] if len(argv) > 4 else 60.0)
+    except ValueError:
+        return "FD and SEED must be integers, TIMEOUT a number"
+    return None
+
+
 if __name__ == "__main__":
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(HARNESS_USAGE)
+        sys.exit(0)
+    if command_line_problem(sys.argv):
+        print(f"harness.py: error: {command_line_problem(sys.argv)} ({HARNESS_USAGE.splitlines()[0]}; "
+              "run ./grade.sh 1 to grade)", file=sys.stderr)
+        sys.exit(2)
     # Run as the module ``harness``, the one the checks import, so that there is
     # one CheckFailure class (not a __main__ copy of it).
     import harness

@@ -204,6 +204,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.train_size is not None and args.train_size < 1:
         parser.error(f"--train-size must be at least 1, got {args.train_size}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be an integer from 0 to {2**32 - 1}, got {args.seed}")
     if args.data_dir != DATA_DIR and not os.path.isdir(args.data_dir):
         # A typo must not start a second 20 MB download into a new folder.
         parser.error(f"--data-dir {args.data_dir} is not a folder (create it to have the data prepared there)")
