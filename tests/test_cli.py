@@ -124,6 +124,14 @@ def bare_python(tmp_path_factory):
     return python
 
 
+def fake_venv(project):
+    """``project/.venv/bin/python``: runs the Python running the tests (it has NumPy)."""
+    python = project / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nexec "{PY}" "$@"\n')
+    python.chmod(0o755)
+
+
 def _env_without_venv(**extra):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "VIRTUAL_ENV")}
     env.update(extra)
@@ -142,8 +150,7 @@ def test_grade_sh_without_numpy_says_how_to_set_up_in_one_line(tmp_path, bare_py
 
 def test_grade_sh_uses_the_projects_venv_when_it_is_not_active(tmp_path):
     root = copy_project(tmp_path / "project")
-    (root / ".venv" / "bin").mkdir(parents=True)
-    (root / ".venv" / "bin" / "python").symlink_to(PY)  # a .venv with NumPy
+    fake_venv(root)  # a .venv with NumPy
     path = os.pathsep.join([str(tmp_path / "empty-bin"), "/usr/bin", "/bin"])  # python3 here may lack NumPy
     done = run([str(root / "grade.sh"), "1", "--only", "1.1.1"], cwd="/", env=_env_without_venv(PATH=path))
     assert done.returncode == 0, done.stderr
@@ -169,8 +176,7 @@ def test_sandbox_without_numpy_switches_to_the_projects_venv(tmp_path, bare_pyth
     assert done.stderr.splitlines() == [
         f"sandbox.py: NumPy is not installed for {bare_python}; set up first: python3 -m venv .venv && "
         ".venv/bin/python -m pip install -e ."]
-    (project / ".venv" / "bin").mkdir(parents=True)
-    (project / ".venv" / "bin" / "python").symlink_to(PY)
+    fake_venv(project)
     done = run([str(bare_python), "sandbox.py"], cwd=project)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("All sandbox checks passed.")
