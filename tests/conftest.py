@@ -16,12 +16,18 @@ Hypothesis runs under one of two profiles (``HYPOTHESIS_PROFILE``; CI's
 
 Neither keeps Hypothesis's example database: it would be written into the
 source tree (``.hypothesis/``) and replay an old failure on every later run.
+What else Hypothesis stores (a cache of Unicode tables) goes to
+``~/.cache/mytorch/hypothesis``, never into the project folder.
 """
 import os
 
 import numpy as np
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+set_hypothesis_home_dir(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "mytorch", "hypothesis"))
 
 settings.register_profile("dev", database=None, print_blob=True)
 settings.register_profile("ci", database=None, print_blob=True, derandomize=True)
@@ -33,13 +39,17 @@ def pytest_report_header(config):
     return f"hypothesis profile: {HYPOTHESIS_PROFILE} (HYPOTHESIS_PROFILE=dev|ci)"
 
 
+# The CPU build (README, Set up); torch 2.13 exists for Python 3.10-3.14.
+INSTALL_TORCH = "python3 -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+
+
 def _import_torch():
     try:
         import torch
     except ImportError:
         if os.environ.get("MYTORCH_REQUIRE_TORCH") == "1":
-            pytest.fail("MYTORCH_REQUIRE_TORCH=1 but torch is not installed: pip install torch==2.13.0")
-        pytest.skip("torch is not installed (pip install torch==2.13.0 to run parity tests)")
+            pytest.fail(f"MYTORCH_REQUIRE_TORCH=1 but torch is not installed: {INSTALL_TORCH}")
+        pytest.skip(f"torch is not installed ({INSTALL_TORCH} to run parity tests)")
     torch.set_num_threads(1)
     return torch
 
