@@ -6,6 +6,7 @@ traceback; numeric options are validated; the student scripts find the
 project's ``.venv`` when it is not active, and without NumPy say in one line
 how to set up (never a 0/110 made of import errors).
 """
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -36,6 +37,9 @@ SCRIPTS = {
     "make_autograder.py": ([PY, str(ROOT / "tools/make_autograder.py")], "make_autograder.py"),
     "fill.py": ([PY, str(ROOT / "tools/model_solution/fill.py")], "fill.py"),
 }
+# bench/mnist_torch.py is PyTorch's twin of the MNIST run: it needs torch (a development dependency).
+if importlib.util.find_spec("torch") is not None:
+    SCRIPTS["mnist_torch.py"] = ([PY, str(ROOT / "bench/mnist_torch.py")], "mnist_torch.py")
 
 
 def run(command, cwd, env=None, timeout=120):
@@ -91,8 +95,11 @@ def test_an_unknown_option_is_refused_with_exit_2(tmp_path, name):
     ("draw_handout_graph.py", ["a", "b"], "unrecognized arguments: b"),
     ("make_autograder.py", ["/dev/null"], "OUT_DIR /dev/null is a file, not a folder"),
     ("fill.py", ["/no/such/kit"], "KIT /no/such/kit is not a folder"),
+    ("mnist_torch.py", ["--threads", "0"], "--threads must be at least 1, got 0"),
 ])
 def test_bad_values_are_refused_with_one_line(tmp_path, name, args, expected):
+    if name not in SCRIPTS:
+        pytest.skip(f"{name} needs torch")
     command, prog = SCRIPTS[name]
     done = run(command + args, cwd=tmp_path)
     assert_refused(done, prog, expected)
