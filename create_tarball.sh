@@ -5,6 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+case "${1:-}" in
+    -h|--help)
+        echo "usage: ./create_tarball.sh"
+        echo "Packs handin.tar in this folder with mytorch/, hw1/ and validation_accuracy.png (make it with"
+        echo "./grade.sh m) for Autolab. Takes no arguments; needs tar, not Python."
+        exit 0 ;;
+    "") ;;
+    *) echo "create_tarball.sh: takes no arguments, got '$1' (./create_tarball.sh --help for usage)" >&2
+       exit 2 ;;
+esac
+
 for dir in mytorch hw1; do
     if [ ! -d "$dir" ]; then
         echo "create_tarball.sh: $dir/ is missing; run this script from a complete handout folder" >&2

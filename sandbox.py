@@ -12,13 +12,43 @@ in my_checks(), are yours.
 No PyTorch needed: every expected value here comes from NumPy or from the
 chain rule by hand.
 """
+import argparse
+import os
+import sys
 import traceback
 
-import numpy as np
 
-from mytorch.autograd_engine import AccumulateGrad, BackwardFunction
-from mytorch.tensor import Tensor
-from teaching import GradcheckError, gradcheck, handout_graph, trace
+def _arguments():
+    """--help; the sandbox takes no arguments (checked before NumPy is needed)."""
+    parser = argparse.ArgumentParser(prog="sandbox.py", description=__doc__.split("\n\n")[0],
+                                     epilog="Add your own checks in my_checks() at the bottom of sandbox.py.")
+    parser.parse_args()
+
+
+def _numpy_or_setup():
+    """Run with NumPy: this folder's .venv when the Python running us lacks it, else say how to set up."""
+    try:
+        import numpy  # noqa: F401
+        return
+    except ImportError:
+        pass
+    venv = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv")
+    for python in (os.path.join(venv, "bin", "python"), os.path.join(venv, "Scripts", "python.exe")):
+        if os.path.isfile(python) and os.path.realpath(sys.prefix) != os.path.realpath(venv):
+            os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
+    sys.exit(f"sandbox.py: NumPy is not installed for {sys.executable}; set up first: "
+             "python3 -m venv .venv && .venv/bin/python -m pip install -e .")
+
+
+if __name__ == "__main__":
+    _arguments()
+    _numpy_or_setup()
+
+import numpy as np  # noqa: E402  (after the set-up check above)
+
+from mytorch.autograd_engine import AccumulateGrad, BackwardFunction  # noqa: E402
+from mytorch.tensor import Tensor  # noqa: E402
+from teaching import GradcheckError, gradcheck, handout_graph, trace  # noqa: E402
 
 _failures = []
 
@@ -204,7 +234,8 @@ def main():
     section("Sum over an axis (Part 2: needs your Sum, §2.4)")(sums)
     section("Your own checks (my_checks)")(my_checks)
     if _failures:
-        print(f"\n{len(_failures)} check(s) failed: " + "; ".join(_failures))
+        count = f"{len(_failures)} check" + ("" if len(_failures) == 1 else "s")
+        print(f"\n{count} failed: " + "; ".join(_failures))
         raise SystemExit(1)
     print("\nAll sandbox checks passed.")
 

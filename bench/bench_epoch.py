@@ -345,14 +345,26 @@ def memory(n_rows, epochs=3, batch=100):
     return numpy_peak, peak, after
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=7)
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="bench_epoch.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=10_000, metavar="N",
+                        help=f"rows of random data per epoch, at least {max(BATCHES)} (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=7, metavar="N",
+                        help="interleaved rounds per measurement, at least 1 (default %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1,000 rows, 2 rounds, a 10,000-op chain")
     parser.add_argument("--wall", action="store_true", help="time with the wall clock, not CPU time")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.rows < max(BATCHES):
+        parser.error(f"--rows must be at least {max(BATCHES)} (the largest batch), got {args.rows}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    return args
+
+
+def main():
+    args = parse_args()
     global now
     if args.wall:
         now = time.perf_counter

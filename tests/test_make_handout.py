@@ -75,7 +75,9 @@ def split_regions(lines):
 
 
 def handout_files(root):
-    return sorted(p.relative_to(root).as_posix() for p in Path(root).rglob("*") if p.is_file())
+    # Bytecode caches aside: tests that run the kit write them where PYTHONDONTWRITEBYTECODE is unset.
+    return sorted(p.relative_to(root).as_posix() for p in Path(root).rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts)
 
 
 @pytest.fixture(scope="session")

@@ -165,6 +165,8 @@ def main(argv=None):
                         help=f"Matplotlib version for Gradescope (default {MATPLOTLIB})")
     args = parser.parse_args(argv)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        parser.error(f"OUT_DIR {out} is a file, not a folder")
     outputs = ("autograde.tar", "autograde-Makefile", "autograder.zip")
     existing = [name for name in outputs if (out / name).exists()]
     if existing and not args.force:

@@ -288,5 +288,26 @@ def main(argv):
     os._exit(0)
 
 
+CHILD_USAGE = ("usage: child.py REQUESTS_FD REPLIES_FD\n"
+               "Answers the grader's requests about the student's code in a process of its own; started "
+               "by runner.py, not for direct use. To grade, run ./grade.sh 1 (or runner.py).")
+
+
+def command_line_problem(argv):
+    """Why ``argv`` cannot be the runner's call of this process (one line), or None if it can."""
+    if len(argv) != 3:
+        return f"expected 2 arguments, got {len(argv) - 1}"
+    if not all(arg.isdigit() for arg in argv[1:]):
+        return "REQUESTS_FD and REPLIES_FD must be file descriptor numbers"
+    return None
+
+
 if __name__ == "__main__":
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(CHILD_USAGE)
+        sys.exit(0)
+    if command_line_problem(sys.argv):
+        print(f"child.py: error: {command_line_problem(sys.argv)} ({CHILD_USAGE.splitlines()[0]}; "
+              "run ./grade.sh 1 to grade)", file=sys.stderr)
+        sys.exit(2)
     main(sys.argv)

@@ -362,7 +362,10 @@ def select(only):
                 if p.id == word or p.id.startswith(word + ".") or (by_name and word.lower() in p.name.lower())]
         if not hits:
             known = ", ".join(f"{p.id} ({p.name})" for p in problems.PROBLEMS)
-            raise SystemExit(f"runner.py: --only {word!r} matches no problem; the problems are: {known}")
+            # A bad argument: exit status 2, as for every other bad option.
+            print(f"runner.py: error: --only {word!r} matches no problem; the problems are: {known}",
+                  file=sys.stderr)
+            raise SystemExit(2)
         chosen += [p for p in hits if p not in chosen]
     return [p for p in problems.PROBLEMS if p in chosen]
 
@@ -401,8 +404,10 @@ def parse_args(argv):
     if not os.path.isfile(child_of(args.project)):
         parser.error(f"--project {args.project}: no autograder/hw1_autograder/child.py there; "
                      "the folder graded needs its own copy of the autograder")
-    if not args.timeout > 0:
+    if not 0 < args.timeout < float("inf"):
         parser.error(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if not 0 <= args.seed < 2**32 - len(problems.PROBLEMS):
+        parser.error(f"--seed must be an integer from 0 to {2**32 - 1 - len(problems.PROBLEMS)}, got {args.seed}")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     return args
@@ -438,7 +443,8 @@ def grade(args, chosen):
     """Run the ``chosen`` problems on ``args.project``, printing each result as it comes; the Results."""
     index = {p.id: i for i, p in enumerate(problems.PROBLEMS)}
     checks = load_checks(chosen)
-    print(f"Grading {args.project} ({len(chosen)} problems, time limit {args.timeout:g} s each)", flush=True)
+    count = f"{len(chosen)} problem" + ("" if len(chosen) == 1 else "s")
+    print(f"Grading {args.project} ({count}, time limit {args.timeout:g} s each)", flush=True)
     results = []
 
     def show(result):

@@ -390,7 +390,8 @@ def print_diagnostics(watch):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Train hw1/mnist.py on MNIST and plot validation accuracy.")
+    parser = argparse.ArgumentParser(prog="test_mnist.py",
+                                     description="Train hw1/mnist.py on MNIST and plot validation accuracy.")
     parser.add_argument("--train-size", type=int, metavar="N",
                         help="train on the first N training rows only (for quick checks)")
     parser.add_argument("--seed", type=int, default=11785, help="NumPy seed (default: %(default)s)")
@@ -402,6 +403,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.train_size is not None and args.train_size < 1:
         parser.error(f"--train-size must be at least 1, got {args.train_size}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be an integer from 0 to {2**32 - 1}, got {args.seed}")
+    if args.data_dir != DATA_DIR and not os.path.isdir(args.data_dir):
+        # A typo must not start a second 20 MB download into a new folder.
+        parser.error(f"--data-dir {args.data_dir} is not a folder (create it to have the data prepared there)")
     if args.plot is None:
         args.plot = PLOT_PATH if args.train_size is None else quick_plot_path(args.train_size)
 

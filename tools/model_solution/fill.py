@@ -97,6 +97,8 @@ def main(argv=None):
     parser.add_argument("--only", choices=["1.1", "1"],
                         help="fill only this part's stubs: 1.1 (Sub, Mul, Div and their operators) or 1 (1.1 and 1.2)")
     args = parser.parse_args(argv)
+    if not Path(args.kit).is_dir():
+        parser.error(f"KIT {args.kit} is not a folder (make one with tools/make_handout.py)")
     try:
         filled = fill(args.kit, args.variant, args.only)
     except (FillError, make_handout.HandoutError) as err:

