@@ -18,8 +18,8 @@ prints::
     Step 8: AccumulateGrad of a receives 2: a.grad: 1 -> 3
 
 The step numbers follow the order in which the engine visits the nodes.
-The reference's engine visits them in the handout's order (Steps 1-8 of
-§0.1.5: ``c`` before ``d``, ``a`` before ``Mul``). A recursive DFS that
+An engine that orders the nodes first visits them in the handout's order
+(Steps 1-8 of §0.1.5: ``c`` before ``d``, ``a`` before ``Mul``). A recursive DFS that
 visits each node's parents in the order of ``next_functions`` reaches ``d``
 before ``c``, so the same steps come in another order; as the handout's
 footnote 5 says, the order of the parents does not matter, and the

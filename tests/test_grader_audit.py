@@ -14,6 +14,7 @@ from mytorch.tensor import Tensor
 
 harness = _load("harness")
 sys.modules.setdefault("reference", _load("reference"))  # audit.py imports it by this name
+sys.modules.setdefault("diagnose", _load("diagnose"))  # and this one
 audit = _load("audit")
 
 
@@ -194,3 +195,111 @@ def test_describe_never_crashes_on_odd_objects():
     assert "whose .data holds a Tensor (not an np.ndarray)" in harness.describe(nested)
     with pytest.raises(harness.CheckFailure, match=r"param.grad.data"):
         harness.data_of("parameter", nested)
+
+
+# ------------------------------------------------ diagnose.py: named causes from plain data
+diagnose = sys.modules["diagnose"]
+
+
+def test_swapped_gradients_are_named_and_right_ones_are_not():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    assert "swapped order" in diagnose.swapped_gradients("Div", [b, a], [a, b])
+    assert "Div.backward (mytorch/nn/functional.py)" in diagnose.swapped_gradients("Div", [b, a], [a, b])
+    assert diagnose.swapped_gradients("Div", [a, b], [a, b]) is None
+    assert diagnose.swapped_gradients("Div", [a, a + 1], [a, b]) is None  # wrong, but not swapped
+    assert diagnose.swapped_gradients("Div", [a], [a]) is None
+
+
+def _ce(logits, labels, divisor):
+    top = logits.max(axis=1, keepdims=True)
+    log_softmax = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+    return -log_softmax[np.arange(len(labels)), labels].sum() / divisor
+
+
+def test_cross_entropy_divided_by_the_classes_is_named():
+    rng = np.random.default_rng(1)
+    logits, labels = rng.normal(size=(4, 7)), rng.integers(0, 7, 4)
+    hint = diagnose.cross_entropy_divisor(np.array(_ce(logits, labels, 7)), logits, labels)
+    assert "divided by C = 7, the number of classes" in hint and "instead of N = 4" in hint
+    assert "not divided by N = 4" in diagnose.cross_entropy_divisor(_ce(logits, labels, 1), logits, labels)
+    assert diagnose.cross_entropy_divisor(_ce(logits, labels, 4), logits, labels) is None
+    assert diagnose.cross_entropy_divisor(_ce(logits, labels, 4) + 0.1, logits, labels) is None
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    softmax[np.arange(4), labels] -= 1
+    assert "divided by C = 7" in diagnose.cross_entropy_grad_divisor(softmax / 7, logits, labels)
+    assert diagnose.cross_entropy_grad_divisor(softmax / 4, logits, labels) is None
+
+
+def test_running_statistics_with_reversed_momentum_are_named():
+    rng = np.random.default_rng(2)
+    previous, mean = rng.normal(size=5), rng.normal(size=5)
+    var, unbiased = rng.uniform(1, 2, 5), rng.uniform(2, 3, 5)
+    reversed_mean = 0.1 * previous + 0.9 * mean
+    hint = diagnose.running_statistic("running_mean", reversed_mean, previous, mean, var, unbiased)
+    assert "the weights are reversed" in hint and "mytorch/nn/batchnorm.py" in hint
+    assert "biased batch variance" in diagnose.running_statistic(
+        "running_var", 0.1 * previous + 0.9 * var, previous, mean, var, unbiased)
+    assert "is the batch mean itself" in diagnose.running_statistic(
+        "running_mean", mean, previous, mean, var, unbiased)
+    assert diagnose.running_statistic("running_mean", 0.9 * previous + 0.1 * mean, previous, mean, var,
+                                      unbiased) is None
+    assert diagnose.running_statistic("running_mean", previous, previous, mean, var, unbiased) is None
+
+
+def test_crashes_get_their_cause_and_place():
+    operator = [("mytorch/nn/batchnorm.py", 30, "forward"), ("mytorch/tensor.py", 318, "__truediv__"),
+                ("mytorch/autograd_engine.py", 200, "apply"), ("mytorch/nn/functional.py", 140, "forward")]
+    hint = diagnose.crash("AttributeError", "'int' object has no attribute 'data'", operator)
+    assert "Tensor.__truediv__ (mytorch/tensor.py, line 318, in __truediv__)" in hint
+    assert "__rtruediv__" in hint
+    engine = [("mytorch/tensor.py", 280, "backward"), ("mytorch/autograd_engine.py", 400, "backward")]
+    hint = diagnose.crash("TypeError", "'NoneType' object is not iterable", engine)
+    assert "In backward() (mytorch/autograd_engine.py, line 400, in backward)" in hint
+    assert "AccumulateGrad" in hint
+    hint = diagnose.crash("AttributeError", "'NoneType' object has no attribute 'apply'", engine)
+    assert "a leaf that requires grad but was never used" in hint and "a constant" in hint
+    assert diagnose.crash("TypeError", "'NoneType' object is not iterable", operator) is None
+    assert diagnose.crash("ValueError", "shapes (2,3) and (4,5) not aligned", operator) is None
+    assert diagnose.crash_site(operator) == "mytorch/nn/functional.py, line 140, in forward"
+    assert diagnose.crash_site([]) is None
+
+
+def test_a_crash_site_replaces_the_generic_advice_when_no_operation_is_wrong():
+    F = types.ModuleType("F_empty")
+    text = audit.audit_operations(F, Function, Tensor, ContextManager, 0, crash_site="mytorch/tensor.py, line 9, "
+                                                                                      "in __mul__")
+    assert "raised in your code at mytorch/tensor.py, line 9, in __mul__" in text
+    assert "the engine" not in text
+
+
+def test_unwritten_optional_operations_are_listed_apart_never_as_broken():
+    class Neg(Function):  # the kit's stub of an optional operation
+        @staticmethod
+        def forward(ctx, a):
+            raise NotImplementedError("Neg.forward: your code here (optional)")
+
+    class Exp(Function):  # forward written, backward not yet
+        @staticmethod
+        def forward(ctx, a):
+            return Tensor(np.exp(a.data))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            raise NotImplementedError("Exp.backward: your code here (optional)")
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return Tensor(a.data * b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return Tensor(grad_output.data), Tensor(grad_output.data)  # wrong
+
+    report = _report(Neg=Neg, Exp=Exp)
+    assert report.startswith("no operation found wrong") and "NotImplementedError" not in report
+    assert report.count("not written (optional): Neg, Exp") == 1
+    report = _report(Neg=Neg, Mul=Mul)
+    assert report.startswith(audit.FOUND + "Mul.backward") and "Neg" not in report.split("\n")[0]
+    assert report.rstrip().endswith("not written (optional): Neg")

@@ -10,11 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from grader_tools import FULL_SCORES, compose, copy_project, grade, mutate, replace_solution, scores_of
+from grader_tools import (FULL_SCORES, compose, copy_project, grade, model_solution, mutate, replace_solution,
+                          scores_of)
 
 FUNCTIONAL = "mytorch/nn/functional.py"
 PART2 = {"2.1 Linear", "2.2 ReLU", "2.3 SGD", "2.4 BatchNorm", "2.5 Cross Entropy", "2.6 Momentum"}
 TRAINING = {"2.3 SGD", "2.4 BatchNorm", "2.5 Cross Entropy", "2.6 Momentum"}
+
+
+def solution_body(key):
+    """The model solution's code for ``"path::Owner"`` (tools/model_solution/solution.py)."""
+    return model_solution.REGIONS[key]
 
 
 def edit(relpath, class_name, marker, replace):
@@ -94,6 +100,28 @@ for parent, grad in zip(grad_fn.next_functions, grads):
         backward(parent, grad)
 """
 
+# A recursive backward() that does not stop at a leaf: it iterates over what AccumulateGrad.apply returns.
+DFS_PAST_A_LEAF = """
+if grad_fn is None:
+    return
+grads = grad_fn.apply(grad_of_outputs)
+for parent, grad in zip(grad_fn.next_functions, grads):
+    backward(parent, grad)
+"""
+
+# The model BatchNorm1d with alpha taken for the momentum (0.9 on the batch, 0.1 on the running value).
+MOMENTUM_REVERSED = solution_body("mytorch/nn/batchnorm.py::BatchNorm1d.forward").replace(
+    "a = 1 - self.momentum", "a = self.momentum").replace(
+    "+ self.momentum * mean.data", "+ (1 - self.momentum) * mean.data").replace(
+    "+ self.momentum * unbiased", "+ (1 - self.momentum) * unbiased")
+
+# The model cross entropy, averaged over the classes instead of the batch.
+CROSS_ENTROPY_OVER_CLASSES = solution_body("mytorch/nn/functional.py::cross_entropy").replace(
+    ".sum() / batch", ".sum() / classes")
+
+# The handout's Tensor.backward, word for word (§0.1.5 Step 1).
+FAITHFUL_BACKWARD = "autograd_engine.backward(self.grad_fn, Tensor.ones(self.shape))"
+
 # name: (setup(root), problems that lose their points, {problem: texts its report must show})
 CASES = {
     # ------------------------------------------------------------ issue 14
@@ -121,10 +149,59 @@ CASES = {
         edit(FUNCTIONAL, "CrossEntropyFunction", "scale = grad_output.data / ctx.softmax.shape[0]",
              swap("grad_output.data", "1.0")),
         {"2.5 Cross Entropy"}, {"2.5": [").log().backward()", "must multiply by its grad_output"]}),
+    # backward() on a leaf no operation has used is not in the handout: a 0-point note, with the
+    # hint that no longer calls that leaf a constant.
     "backward_on_a_leaf_crashes": (
         edit("mytorch/tensor.py", None, "node = autograd_engine.AccumulateGrad(self) if self.is_leaf else",
              lambda line, indent: f"{indent}node = self.grad_fn"),
-        {"1.2 Autograd"}, {"1.2": ["x.backward() on a leaf that requires grad", "Error"]}),
+        set(), {"1.2": ["note  (0 points, not in the handout) x.backward() on a leaf no operation has used",
+                        "PyTorch stores the gradient of x"]}),
+    "handout_faithful_tensor_backward": (
+        composed(overrides={("mytorch/tensor.py", "Tensor.backward"): FAITHFUL_BACKWARD}),
+        set(), {"1.2": ["note  (0 points, not in the handout) x.backward() on a leaf no operation has used",
+                        "got None", "costs no points"]}),
+    "handout_faithful_tensor_backward_with_stored_leaf_nodes": (
+        composed(edit("mytorch/autograd_engine.py", None, PARENT_LINE, STORE_LEAF_NODE),
+                 overrides={("mytorch/tensor.py", "Tensor.backward"): FAITHFUL_BACKWARD}),
+        set(), {}),
+    # ------------------------------------------------------------ issue 18
+    "truediv_passes_numbers_on": (
+        composed(overrides={("mytorch/tensor.py", "Tensor.__truediv__"): "return F.Div.apply(self, other)"}),
+        {"2.4 BatchNorm", "2.5 Cross Entropy"},
+        {"1.1.3": ["note  (0 points, not in the handout) a / 3", "Tensor.__truediv__ (mytorch/tensor.py, line"],
+         "2.4": ["Tensor.__truediv__ (mytorch/tensor.py, line", "wrap the number first"],
+         "2.5": ["Tensor.__truediv__ (mytorch/tensor.py, line", "wrap the number first",
+                 "The error above was raised in your code at mytorch/"]}),
+    "dfs_does_not_stop_at_a_leaf": (
+        composed(overrides={("mytorch/autograd_engine.py", "backward"): DFS_PAST_A_LEAF}),
+        {"1.2 Autograd"} | PART2,
+        {"1.2": ["In backward() (mytorch/autograd_engine.py, line", "AccumulateGrad: its apply stores",
+                 "if isinstance(grad_fn, AccumulateGrad)"],
+         "2.1": ["In backward() (mytorch/autograd_engine.py, line",
+                 "The error above was raised in your code at mytorch/autograd_engine.py, line"]}),
+    "batchnorm_running_momentum_reversed": (
+        composed(overrides={("mytorch/nn/batchnorm.py", "BatchNorm1d.forward"): MOMENTUM_REVERSED}),
+        {"2.4 BatchNorm"}, {"2.4": ["running_mean", "the weights are reversed", "alpha is NOT the momentum",
+                                    "BatchNorm1d.forward (mytorch/nn/batchnorm.py)"]}),
+    "cross_entropy_divided_by_classes": (
+        composed(overrides={(FUNCTIONAL, "cross_entropy"): CROSS_ENTROPY_OVER_CLASSES}),
+        {"2.5 Cross Entropy"}, {"2.5": ["divided by C = ", "the number of classes", "instead of N = ",
+                                        "cross_entropy (mytorch/nn/functional.py)"]}),
+    "sub_gradients_swapped": (
+        edit(FUNCTIONAL, "Sub", "return Tensor(unbroadcast(g, ctx.a_shape)), Tensor(unbroadcast(-g, ctx.b_shape))",
+             swap("return Tensor(unbroadcast(g, ctx.a_shape)), Tensor(unbroadcast(-g, ctx.b_shape))",
+                  "return Tensor(unbroadcast(-g, ctx.b_shape)), Tensor(unbroadcast(g, ctx.a_shape))")),
+        {"1.1.1 Subtraction"}, {"1.1.1": ["right gradients in swapped order",
+                                          "Sub.backward (mytorch/nn/functional.py)"]}),
+    "div_gradients_swapped_in_the_model_solution": (
+        composed(solution(FUNCTIONAL, "Div.backward",
+                          solution_body("mytorch/nn/functional.py::Div.backward").replace(
+                              "return Tensor(unbroadcast(grad_a, a.shape)), Tensor(unbroadcast(grad_b, b.shape))",
+                              "return Tensor(unbroadcast(grad_b, b.shape)), Tensor(unbroadcast(grad_a, a.shape))"))),
+        # The model's BatchNorm and cross entropy divide too: the audit names Div there.
+        {"1.1.3 Division", "2.4 BatchNorm", "2.5 Cross Entropy"},
+        {"1.1.3": ["right gradients in swapped order", "Div.backward (mytorch/nn/functional.py)"],
+         "2.5": ["Div.backward: gradients in swapped order", "class Div"]}),
     "batchnorm_eps_outside_sqrt_in_training": (
         edit(FUNCTIONAL, "BatchNormFunction", "inv_std = 1 / np.sqrt(var + eps)",
              swap("np.sqrt(var + eps)", "(np.sqrt(var) + eps)")),
@@ -182,7 +259,8 @@ CASES = {
     "backward_recurses_into_a_constant": (
         composed(overrides={("mytorch/autograd_engine.py", "backward"): BACKWARD_INTO_NONE}),
         {"1.2 Autograd"} | PART2,
-        {"1.2": ["'NoneType' object has no attribute 'apply'", "must not call .apply on it"]}),
+        {"1.2": ["'NoneType' object has no attribute 'apply'", "must not call .apply on it",
+                 "a leaf that requires grad but was never used in an operation"]}),
     "leaf_nodes_stored_in_grad_fn": (
         composed(edit("mytorch/autograd_engine.py", None, PARENT_LINE, STORE_LEAF_NODE)),
         set(), {}),

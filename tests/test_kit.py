@@ -50,7 +50,7 @@ REFERENCE_ONLY_WORDS = ("topological_sort", "fresh_grad", "_fresh", "LinearFunct
 
 def build_kit(folder, *fill_args):
     """A fresh kit in ``folder``, with the model solution filled in when ``fill_args`` is given."""
-    make_handout.make_handout(ROOT, folder)
+    make_handout.make_handout(ROOT, folder, allow_uncommitted=True)  # the code under test, committed or not
     if fill_args != (None,):
         run = subprocess.run([sys.executable, str(FILL), str(folder), *[a for a in fill_args if a]],
                              capture_output=True, text=True, timeout=120)
@@ -213,6 +213,20 @@ def test_the_model_solution_with_leaf_nodes_stored_in_grad_fn_scores_full_marks(
     kit = build_kit(tmp_path / "kit", "--variant", "stored-leaf-nodes")
     run = grade(kit)
     assert scores_of(run.stdout) == FULL_SCORES, run.stdout[-3000:]
+
+
+@pytest.mark.parametrize("variant", ["faithful-backward", "faithful-backward-stored-leaf-nodes"])
+def test_the_handouts_own_tensor_backward_scores_full_marks(tmp_path, variant):
+    """backward(self.grad_fn, Tensor.ones(...)) with a DFS that returns on None (handout §0.1.5, §1.2).
+
+    backward() on a leaf no operation has used is not in the handout: it is a 0-point note.
+    """
+    kit = build_kit(tmp_path / "kit", "--variant", variant)
+    run = grade(kit)
+    assert scores_of(run.stdout) == FULL_SCORES, run.stdout[-3000:]
+    if variant == "faithful-backward":
+        assert "note  (0 points, not in the handout) x.backward() on a leaf no operation has used" in run.stdout
+        assert "costs no points" in run.stdout
 
 
 def test_a_kit_with_only_part_1_1_done_scores_15_for_it(tmp_path):

@@ -82,7 +82,7 @@ def handout_files(root):
 def handout(tmp_path_factory):
     """The starter code generated from the reference, with the tool's output."""
     out = tmp_path_factory.mktemp("starter") / "hw1p1_handout"
-    run = run_tool(out)
+    run = run_tool(out, "--allow-uncommitted")  # the code under test, committed or not
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     return out, run.stdout
@@ -355,17 +355,79 @@ def test_a_project_without_git_skips_caches_data_and_the_reference_suite(tmp_pat
                                           "free"], result.stderr
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
-def test_a_git_checkout_copies_what_git_would_commit(tmp_path):
+def _git(src, *args):
+    subprocess.run(["git", "-C", str(src), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def git_project(tmp_path):
+    """A committed git project, with ignored files beside it."""
+    if shutil.which("git") is None:
+        pytest.skip("needs the git command")
     src = write_project(tmp_path / "proj", {
-        "pkg/__init__.py": "", "pkg/ops.py": OPS, ".gitignore": "*.log\nsecret/\n",
-        "debug.log": "x", "secret/key.py": "x", "notes.md": "untracked, not ignored: ships\n",
+        "pkg/__init__.py": "", "pkg/ops.py": OPS, ".gitignore": "*.log\nsecret/\n", "README.md": "read me\n",
+        "tests/test_ops.py": "x",
     })
     subprocess.run(["git", "-c", "init.defaultBranch=main", "init", "-q", str(src)], check=True)
+    _git(src, "add", "-A")
+    _git(src, "commit", "-q", "-m", "start")
+    write_project(src, {"debug.log": "x", "secret/key.py": "x"})  # ignored: never a question
+    return src
+
+
+def test_a_git_checkout_ships_the_tracked_files_only(git_project, tmp_path):
     out = tmp_path / "out"
-    run = run_tool("--source", src, out)
+    run = run_tool("--source", git_project, out)
     assert run.returncode == 0, run.stderr
-    assert handout_files(out) == [".gitignore", "notes.md", "pkg/__init__.py", "pkg/ops.py"]
+    assert handout_files(out) == [".gitignore", "README.md", "pkg/__init__.py", "pkg/ops.py"]
+
+
+def test_a_stray_or_modified_file_stops_the_tool_and_never_ships(git_project, tmp_path):
+    write_project(git_project, {"scratch.py": "print('a staff member was here')\n", "pkg/plot.png": "x",
+                                "tests/new_test.py": "x"})  # tests/ never ships: no question
+    (git_project / "README.md").write_text("read me, edited\n")
+    out = tmp_path / "out"
+    run = run_tool("--source", git_project, out)
+    assert run.returncode == 1 and not out.exists(), run.stdout
+    listed = [line.replace("make_handout.py:", "", 1).strip() for line in run.stderr.splitlines()]
+    assert "make_handout.py: the working tree differs from the last commit under the folders the kit ships:" \
+        in run.stderr
+    assert {"README.md (modified)", "pkg/plot.png (untracked)", "scratch.py (untracked)"} <= set(listed)
+    assert not any("tests/new_test.py" in line for line in listed)
+    assert "--allow-uncommitted" in run.stderr and run.stderr.splitlines()[-1] == "make_handout.py: no handout written"
+    # Asked to go on: the tracked files as they are now, the stray ones left behind.
+    run = run_tool("--source", git_project, out, "--allow-uncommitted")
+    assert run.returncode == 0, run.stderr
+    assert handout_files(out) == [".gitignore", "README.md", "pkg/__init__.py", "pkg/ops.py"]
+    assert (out / "README.md").read_text() == "read me, edited\n"
+
+
+def test_the_kit_speaks_to_students_only(handout):
+    """No staff wording: the kit has no reference, no tools/, no tests/ to speak of."""
+    out, _ = handout
+    words = ("the reference", "reference's", "tools/", "make_handout", "model_solution", "tests/",
+             "test_never_shipped", "grader_tools")
+    # The check lists' module docstrings say it until issue 19's rewrite of these two files
+    # (which must drop this sentence; issue 18's report asks it). Nothing else may.
+    pending = "process. (The reference's own pytest suite is tests/, which the kit leaves out.)"
+    hits = []
+    for rel in handout_files(out):
+        try:
+            text = (out / rel).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # a binary file
+        for number, line in enumerate(text.splitlines(), 1):
+            if rel.endswith(("/test_autograd.py", "/test_mlp.py")) and line == pending:
+                continue
+            hits += [f"{rel}:{number}: {line.strip()}" for word in words if word in line.lower()]
+    assert not hits, "\n".join(hits)
+    assert "reference" not in toml_description(out / "pyproject.toml")
+
+
+def toml_description(path):
+    line = next(line for line in path.read_text().splitlines() if line.startswith("description"))
+    return line.lower()
 
 
 BAD_MARKERS = {

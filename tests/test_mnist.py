@@ -367,3 +367,111 @@ def test_progress_redraws_one_line_on_a_terminal():
     assert "validation round 1: accuracy 0.2500" in frames[-1]
     # The loss shown is a moving average, not the last batch's loss.
     assert progress.loss == pytest.approx(0.95 * 2.5 + 0.05 * 1.5)
+
+
+# ------------------------------------- Part 3 diagnostics (issue 18): named causes, no score change
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from model_solution import solution as model_solution  # noqa: E402
+
+MODEL_TRAIN = model_solution.REGIONS["hw1/mnist.py::train"]
+MODEL_VALIDATE = model_solution.REGIONS["hw1/mnist.py::validate"]
+TRAIN_SIGNATURE = "model, optimizer, criterion, train_x, train_y, val_x, val_y, num_epochs=3, progress=None"
+
+
+def _function(name, signature, body):
+    """The model solution's ``body`` as a function with hw1/mnist.py's globals (which the grader watches)."""
+    source = f"def {name}({signature}):\n" + "".join(f"    {line}\n" for line in body.strip("\n").splitlines())
+    made = {}
+    exec(source, hw1_mnist.__dict__, made)  # noqa: S102 (test code: the model solution's own text)
+    return made[name]
+
+
+def _mutated(old, new, body=MODEL_TRAIN):
+    """``body`` with its one line holding ``old`` replaced by the lines of ``new`` (none: deleted), same indent."""
+    lines = body.strip("\n").splitlines()
+    hits = [i for i, line in enumerate(lines) if old in line]
+    assert len(hits) == 1, f"mutation marker {old!r} found {len(hits)} times in the model solution, expected once"
+    indent = lines[hits[0]][:len(lines[hits[0]]) - len(lines[hits[0]].lstrip())]
+    lines[hits[0]:hits[0] + 1] = [indent + line for line in new.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+LABELS_SHUFFLED_APART = _mutated(
+    "loss = criterion(model(Tensor(train_x[rows])), Tensor(train_y[rows]))",
+    "labels = np.random.permutation(len(train_y))[i * BATCH_SIZE:(i + 1) * BATCH_SIZE]\n"
+    "loss = criterion(model(Tensor(train_x[rows])), Tensor(train_y[labels]))")
+NO_ZERO_GRAD = _mutated("optimizer.zero_grad()", "")
+DATA_REQUIRES_GRAD = _mutated("loss = criterion(model(Tensor(train_x[rows])), Tensor(train_y[rows]))",
+                              "loss = criterion(model(Tensor(train_x[rows], requires_grad=True)), "
+                              "Tensor(train_y[rows], requires_grad=True))")
+VALIDATE_IN_TRAINING_MODE = _mutated("model.eval()", "", MODEL_VALIDATE)
+
+# name: (train body, validate body, texts the diagnostics must show)
+PART3_MISTAKES = {
+    "labels_shuffled_apart": (LABELS_SHUFFLED_APART, MODEL_VALIDATE,
+                              ["stays at 2.3", "ln 10", "each batch's labels are not those of its images",
+                               "train() (hw1/mnist.py)", "shuffle ONE index array"]),
+    "no_zero_grad": (NO_ZERO_GRAD, MODEL_VALIDATE,
+                     ["optimizer.zero_grad() was never called", "train() (hw1/mnist.py"]),
+    "data_requires_grad": (DATA_REQUIRES_GRAD, MODEL_VALIDATE,
+                           ["The input tensors of", "the label tensors of", "NOT gradient enabled (§3.2)",
+                            "train() (hw1/mnist.py)"]),
+    "validate_in_training_mode": (MODEL_TRAIN, VALIDATE_IN_TRAINING_MODE,
+                                  ["validate() (hw1/mnist.py) ran", "in training mode", "model.eval()"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PART3_MISTAKES))
+def test_part_3_mistakes_are_named_without_changing_anything(mnist_dir, tmp_path, monkeypatch, capsys, name):
+    train_body, validate_body, says = PART3_MISTAKES[name]
+    monkeypatch.setattr(hw1_mnist, "train", _function("train", TRAIN_SIGNATURE, train_body))
+    monkeypatch.setattr(hw1_mnist, "validate", _function("validate", "model, val_x, val_y", validate_body))
+    plot = tmp_path / "p.png"
+    status = grader.main(["--train-size", "2000", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert status == 0 and plot.exists(), out[-3000:]  # the run and its plot go on as before
+    assert "Diagnostics (Problem 3 is graded by hand" in out
+    for text in says:
+        assert text in out, f"{name}: the diagnostics lack {text!r}:\n{out[-3000:]}"
+
+
+def test_the_model_solution_gets_no_diagnostics(mnist_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(hw1_mnist, "train", _function("train", TRAIN_SIGNATURE, MODEL_TRAIN))
+    monkeypatch.setattr(hw1_mnist, "validate", _function("validate", "model, val_x, val_y", MODEL_VALIDATE))
+    assert grader.main(["--train-size", "2000", "--plot", str(tmp_path / "p.png")]) == 0
+    assert "Diagnostics" not in capsys.readouterr().out
+
+
+def test_watching_changes_no_number(mnist_dir, tmp_path, monkeypatch):
+    """The same seed gives the same accuracies whether the run is watched or not."""
+    data = grader.load_data(mnist_dir, 1000)
+
+    def run(watch):
+        np.random.seed(3)
+        return grader.run_mnist(*data, grader.Progress(io.StringIO()), watch)
+
+    class Blind(grader.Watch):
+        def patch(self, module):
+            return lambda: None
+
+    watched = run(grader.Watch())
+    assert watched == run(Blind())
+
+
+def test_a_quick_run_never_replaces_the_submitted_plot(mnist_dir, monkeypatch):
+    monkeypatch.setattr(grader, "save_plot", lambda accuracies, path, *args: saved.append(path))
+    saved = []
+    assert grader.main(["--train-size", "200"]) == 0
+    assert saved == [grader.quick_plot_path(200)] and saved[0] != grader.PLOT_PATH
+    assert grader.main(["--train-size", "200", "--plot", grader.PLOT_PATH + ".x"]) == 0
+    assert saved[-1] == grader.PLOT_PATH + ".x"
+
+
+def test_the_plot_shows_the_learning_epochs_and_the_final_accuracy():
+    accuracies = [0.11, 0.92, 0.94, 0.95, 0.955, 0.96]
+    low, high, below = grader.y_range(accuracies)
+    assert below == 0 and 0.85 < low < 0.92 and 0.96 < high <= 1.0
+    xs, label, boundaries = grader.plot_positions(accuracies, [1, 101, 201, 251, 351, 451], 250)
+    assert xs == [1, 101, 201, 251, 351, 451] and boundaries == [250] and "250 per epoch" in label
+    assert grader.plot_positions(accuracies, [], None) == ([1, 2, 3, 4, 5, 6], "Validation round", [])
+    assert grader.y_range([0.5, 0.6, 0.7])[2] is None  # no outlier: every point on the axis

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the student starter code (the handout folder) from this reference.
 
-    python3 tools/make_handout.py OUT_DIR [--force]
+    python3 tools/make_handout.py OUT_DIR [--force] [--allow-uncommitted]
     python3 tools/make_handout.py --check
 
 The reference marks the code students write with comment lines::
@@ -36,9 +36,11 @@ balanced, do not nest, hold no region and lie in none, and the kit's copy
 of every file must parse. Any violation is an error naming the file and
 line, and no handout is produced.
 
-Files copied: those git would commit (tracked, plus untracked files that
-.gitignore does not exclude) in a git checkout, else every file found
-walking the tree, skipping caches, virtualenvs, build metadata and
+Files copied: those git tracks, in a git checkout (the tool stops, listing
+them, when files under the shipped folders are untracked or differ from the
+last commit; --allow-uncommitted ships the tracked files as they are in the
+working tree, untracked ones never), else every file found walking the
+tree; either way skipping caches, virtualenvs, build metadata and
 generated data (autograder/hw1_autograder/never_shipped.txt). Never copied:
 DROPPED below (the reference's own test suite and CI, which test solution
 internals, its benchmarks, and tools/, which is staff only: this tool, the
@@ -435,20 +437,26 @@ def _dropped(relpath):
     return any(relpath.startswith(d) if d.endswith("/") else relpath == d for d in DROPPED)
 
 
+def _git(root, *args):
+    """The NUL-separated output of ``git args`` in ``root``, as a list, or None when git cannot say."""
+    if not (Path(root) / ".git").exists() or not shutil.which("git"):
+        return None
+    run = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
+    if run.returncode != 0:
+        return None
+    return [n for n in run.stdout.decode().split("\0") if n]
+
+
 def project_files(root):
     """The project's files to consider (relative "/"-separated paths, sorted), before DROPPED.
 
-    In a git checkout: what git would commit (tracked files, and untracked
-    ones .gitignore does not exclude). Otherwise: a walk of the tree.
-    Either way, what never_shipped.txt names and SKIPPED_FILES never ship.
+    In a git checkout: the files git tracks, only (a staff member's scratch
+    file, or a picture a README snippet wrote, is never a student's). Otherwise:
+    a walk of the tree. Either way, what never_shipped.txt names and
+    SKIPPED_FILES never ship.
     """
     root = Path(root)
-    names = None
-    if (root / ".git").exists() and shutil.which("git"):
-        run = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], capture_output=True)
-        if run.returncode == 0:
-            names = [n for n in run.stdout.decode().split("\0") if n]
+    names = _git(root, "ls-files", "-z", "--cached")
     if names is None:
         names = []
         for folder, dirs, files in os.walk(root):
@@ -546,14 +554,43 @@ def _check_out_dir(root, out, force):
     return out
 
 
-def make_handout(root, out, force=False):
+def uncommitted(root):
+    """The files under the shipped folders that differ from git's last commit: ["path (what)", ...].
+
+    Untracked files (not ignored) and tracked ones modified, added, deleted
+    or renamed since the last commit; what is never shipped anyway does not
+    count. Empty outside a git checkout.
+    """
+    entries = _git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--no-renames")
+    if entries is None:
+        return []
+    found = []
+    for entry in entries:
+        code, rel = entry[:2], entry[3:]
+        if _dropped(rel) or _skipped(rel):
+            continue
+        what = "untracked" if code == "??" else "modified" if "M" in code else \
+            "deleted" if "D" in code else "added, not committed" if "A" in code else "changed"
+        found.append(f"{rel} ({what})")
+    return found
+
+
+def make_handout(root, out, force=False, allow_uncommitted=False):
     """Write the starter code for the project at ``root`` into ``out``; return (files, regions).
 
     Validates every marker before writing anything; with ``force``, a
-    non-empty ``out`` has its contents replaced.
+    non-empty ``out`` has its contents replaced. In a git checkout, stops
+    (listing them) when files under the shipped folders are untracked or
+    differ from the last commit, unless ``allow_uncommitted``: then the
+    tracked files ship as they are in the working tree, untracked ones never.
     """
     root = Path(root)
     out = _check_out_dir(root, out, force)
+    stray = [] if allow_uncommitted else uncommitted(root)
+    if stray:
+        raise HandoutError("the working tree differs from the last commit under the folders the kit ships:\n  "
+                           + "\n  ".join(stray) + "\ncommit, stash or remove them (untracked files never "
+                           "ship), or give --allow-uncommitted to ship the tracked files as they are now")
     files, regions, stubbed = plan(root)
     if out.is_dir():
         for entry in out.iterdir():
@@ -610,6 +647,10 @@ def main(argv=None):
                         help="folder to write the handout into, outside the project; created if missing")
     parser.add_argument("--force", action="store_true",
                         help="replace the contents of a non-empty OUT_DIR")
+    parser.add_argument("--allow-uncommitted", action="store_true",
+                        help="in a git checkout whose shipped folders hold untracked or modified files: "
+                             "ship the tracked files as they are in the working tree (untracked files "
+                             "never ship) instead of stopping")
     parser.add_argument("--check", action="store_true",
                         help="write nothing: validate the markers and list the regions of each file "
                              "(lines, function, handout section), with counts")
@@ -625,7 +666,7 @@ def main(argv=None):
         if args.check:
             _print_check(source)
             return 0
-        files, regions = make_handout(source, args.out_dir, args.force)
+        files, regions = make_handout(source, args.out_dir, args.force, args.allow_uncommitted)
     except HandoutError as err:
         for line in str(err).splitlines():
             print(f"make_handout.py: {line}", file=sys.stderr)

@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+import diagnose
+
 _isclose = np.isclose
 # Finite differences: step and tolerances. With h = 1e-6 on inputs of size
 # ~1 and outputs summed over ~20 elements, truncation is ~1e-12 and rounding
@@ -43,6 +45,19 @@ class AuditTimeout(BaseException):
 
 class _Finding(Exception):
     """The first thing found wrong; its message is the audit's verdict."""
+
+
+class _NotWritten(Exception):
+    """An optional operation whose forward or backward is still the kit's stub (NotImplementedError)."""
+
+
+# The operations the handout leaves to the student's choice (problems.OPTIONAL_OPERATIONS): one
+# not written is no finding, only listed once as such.
+try:
+    from problems import FUNCTIONAL as _FUNCTIONAL, OPTIONAL_OPERATIONS as _OPTIONAL
+    OPTIONAL = frozenset(_OPTIONAL.get(_FUNCTIONAL, {}))
+except ImportError:  # loaded on its own (tests): the table's names as of this writing
+    OPTIONAL = frozenset(("Sum", "Pow", "Exp", "Neg"))
 
 
 # -------------------------------------------------------------- input specs
@@ -195,6 +210,8 @@ def _audit_case(name, cls, run, case, twin, first):
     try:
         ctx, args, out = run.forward(cls, case, values)
     except Exception as exc:
+        if isinstance(exc, NotImplementedError) and name in OPTIONAL:
+            raise _NotWritten() from None
         return exc  # an input this operation may legitimately refuse (e.g. broadcasting MatMul); not a verdict
     got = _out_array(name, out)
     _check_forward(name, case, args, values, got, twin, about)
@@ -202,15 +219,22 @@ def _audit_case(name, cls, run, case, twin, first):
     try:
         grads = cls.backward(ctx, run.Tensor(upstream.copy()))
     except Exception as exc:
+        if isinstance(exc, NotImplementedError) and name in OPTIONAL:
+            raise _NotWritten() from None
         if not first and not isinstance(exc, NotImplementedError):
             return None  # a backward for plain inputs only (e.g. matrices, not stacks) is enough for Part 2
         raise _Finding(f"{name}.backward raised {type(exc).__name__}: {str(exc)[:200]} {about}") from None
     tensor_positions = [i for i, s in enumerate(case) if _is_tensor(s)]
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
+    pairs = []
     for k, pos in enumerate(tensor_positions):
-        grad = _gradient_array(name, grads, k, np.shape(values[pos]), got.shape, about)
-        expected = _finite_difference(cls, run, case, values, pos, upstream)
+        pairs.append((_gradient_array(name, grads, k, np.shape(values[pos]), got.shape, about),
+                      _finite_difference(cls, run, case, values, pos, upstream)))
+    swapped = diagnose.swapped_gradients(name, [g for g, _ in pairs], [e for _, e in pairs])
+    if swapped:
+        raise _Finding(f"{name}.backward: gradients in swapped order {about}. {swapped}")
+    for k, (grad, expected) in enumerate(pairs):
         close = _isclose(grad, expected, rtol=RTOL, atol=ATOL)
         if not close.all():
             index = np.argwhere(~close)[0]
@@ -279,11 +303,11 @@ def _finite_difference(cls, run, case, values, pos, upstream):
     return result
 
 
-def audit_operations(F, Function, Tensor, ContextManager, seed=0):
+def audit_operations(F, Function, Tensor, ContextManager, seed=0, crash_site=None):
     """The audit's report (text) for the Function subclasses of module ``F``; see ``audit_note``."""
     rng = np.random.default_rng(seed)
     run = _Run(Tensor, ContextManager, rng)
-    checked, skipped, refused, found = [], [], [], []
+    checked, skipped, refused, found, unwritten = [], [], [], [], []
     for name, cls in list(vars(F).items()):
         if not (isinstance(cls, type) and issubclass(cls, Function) and cls is not Function
                 and getattr(cls, "__module__", None) == F.__name__):
@@ -299,6 +323,9 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
         except _Finding as finding:  # noted, and the others still audited: several may be broken
             found.append(f"{finding}\n(mytorch/nn/functional.py, class {name})")
             continue
+        except _NotWritten:  # a stub is not broken: listed apart, once
+            unwritten.append(name)
+            continue
         except AuditTimeout:
             raise
         except BaseException as exc:  # noqa: B902 (odd code, even sys.exit: name it and go on)
@@ -308,8 +335,9 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
             refused.append(f"{name} ({type(errors[0]).__name__})")
         else:
             checked.append(name)
+    not_written = _not_written(unwritten)
     if found:
-        return FOUND + "\n".join(found)
+        return FOUND + "\n".join(found) + (f"\n{not_written}" if not_written else "")
     text = "no operation found wrong"
     if checked:
         text += f" (checked: {', '.join(checked)})"
@@ -317,15 +345,27 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0):
         text += f"; forward raised on every input tried: {', '.join(refused)}"
     if skipped:
         text += f"; skipped: {', '.join(skipped)}"
+    if not_written:
+        text += f"; {not_written}"
+    if crash_site:
+        return text + f". The error above was raised in your code at {crash_site}: start there"
     return text + (". So look at how they are put together: the engine (Function.apply, backward(), "
                    "AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
 
 
-def audit_note(student, seed=0, budget=5.0):
+def _not_written(names):
+    """The optional operations still stubs (never a finding), as text, or ''."""
+    return f"not written (optional): {', '.join(names)}" if names else ""
+
+
+def audit_note(student, seed=0, budget=5.0, crash_site=None):
     """(whether a broken operation was found, the note to add to a failed Part 2 problem's report).
 
     ``student(module)`` imports a student module. The audit stops after
     ``budget`` seconds (a hanging operation must not cost the report).
+    ``crash_site`` ("path, line N, in function"): where in the student's
+    files the failed check's error was raised, if it was; named when no
+    operation is found wrong.
     """
     use_alarm = hasattr(signal, "setitimer") and budget > 0
 
@@ -341,7 +381,7 @@ def audit_note(student, seed=0, budget=5.0):
         F = student("mytorch.nn.functional")
         engine = student("mytorch.autograd_engine")
         Tensor = student("mytorch.tensor").Tensor
-        verdict = audit_operations(F, engine.Function, Tensor, engine.ContextManager, seed)
+        verdict = audit_operations(F, engine.Function, Tensor, engine.ContextManager, seed, crash_site)
     except AuditTimeout:
         verdict = f"stopped after {time.monotonic() - start:.1f} s (an operation took too long)"
     except BaseException as exc:  # noqa: B902 (student code may raise or exit anything)

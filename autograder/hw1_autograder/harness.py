@@ -274,47 +274,71 @@ def student_traceback(exc, max_frames=8):
 
 
 # ---------------------------------------------------------------- running
-# Slips whose traceback alone does not say what to change: (exception type, text of its
-# message) -> a hint added to the report.
-HINTS = (
-    (AttributeError, "'NoneType' object has no attribute 'apply'",
-     "Hint: a constant's entry in next_functions is None (handout Appendix A.1), and constants get "
-     "no gradient (§0.1.5): backward() in mytorch/autograd_engine.py must not call .apply on it "
-     "(skip None parents, or return at once when grad_fn is None)."),
-)
+def note(check):
+    """Mark ``check`` as a 0-point note: it runs and its message is shown, but it never costs points.
+
+    For behaviour the handout does not ask for (what PyTorch would do where
+    the handout leaves it open): worth telling a student, never worth a score.
+    The problem table's check lists hold notes beside the scored checks.
+    """
+    check.zero_points = True
+    return check
 
 
-def _hint(exc):
-    """The hint of HINTS that fits ``exc``, as lines to add to its report, or ''."""
-    for kind, text, hint in HINTS:
-        if isinstance(exc, kind) and text in str(exc):
-            return "\n" + hint
-    return ""
+def student_frames(exc):
+    """The frames of ``exc``'s traceback in the student's files: ``(path from the project root, line, function)``."""
+    return [(os.path.relpath(os.path.realpath(f.filename), PROJECT_ROOT), f.lineno, f.name)
+            for f in traceback.extract_tb(exc.__traceback__) if _is_student_file(f.filename)]
+
+
+def _beside(name):
+    """The autograder module ``name`` (a file beside this one), imported once under that name."""
+    if name not in sys.modules:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, name + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+def crash_report(exc):
+    """(message, where) for ``exc`` raised by student code: the trimmed traceback and a named cause,
+    and the innermost student frame as text (None if it was raised outside the student's files)."""
+    diagnose = _beside("diagnose")  # plain data in, text out
+    frames = student_frames(exc)
+    hint = diagnose.crash(type(exc).__name__, str(exc), frames)
+    return student_traceback(exc) + ("\n" + hint if hint else ""), diagnose.crash_site(frames)
 
 
 def run_checks(checks, context, progress=None):
     """Run every check (even after a failure) and return their reports.
 
-    A report is ``{"name", "passed", "message"}``. Any exception, including
-    SystemExit from student code, fails only the check it happened in.
+    A report is ``{"name", "passed", "message", "note"}`` (``note``: a
+    0-point check, see ``note``), plus ``"where"`` (file, line and function
+    in the student's files) when student code raised. Any exception,
+    including SystemExit from student code, fails only the check it happened in.
     ``progress(name)`` is called as each check starts.
     """
     reports = []
     for check in checks:
         name = (check.__doc__ or check.__name__).strip().splitlines()[0]
+        report = {"name": name, "passed": False, "message": "", "note": bool(getattr(check, "zero_points", False))}
         if progress is not None:
             progress(name)
         try:
             check(context)
         except CheckFailure as failure:
-            reports.append({"name": name, "passed": False, "message": str(failure)})
+            report["message"] = str(failure)
         except SystemExit as exc:
-            reports.append({"name": name, "passed": False,
-                            "message": f"your code called sys.exit({exc.code!r})\n" + student_traceback(exc)})
+            report["message"] = f"your code called sys.exit({exc.code!r})\n" + student_traceback(exc)
         except BaseException as exc:  # noqa: B902  (anything student code raises fails this check only)
-            reports.append({"name": name, "passed": False, "message": student_traceback(exc) + _hint(exc)})
+            report["message"], where = crash_report(exc)
+            if where:
+                report["where"] = where
         else:
-            reports.append({"name": name, "passed": True, "message": ""})
+            report["passed"] = True
+        reports.append(report)
     return reports
 
 
@@ -369,7 +393,7 @@ def main(argv):
     np.random.seed(seed)
     reports = run_checks(problem.checks(), Context(seed), progress=lambda name: send({"running": name}))
     send({"problem": problem_id, "checks": reports})
-    failed = [r for r in reports if not r["passed"]]
+    failed = [r for r in reports if not r["passed"] and not r["note"]]
     if failed and problem_id.startswith("2"):
         # Part 2 is built from the student's own operations: name the broken one.
         # The report above already counts; the audit only adds to its text.
@@ -377,13 +401,13 @@ def main(argv):
         if budget > 0.5:
             try:
                 import audit
-                found, note = audit.audit_note(student, seed, budget)
+                found, verdict = audit.audit_note(student, seed, budget, crash_site=failed[0].get("where"))
             except BaseException:  # noqa: B902 (the audit must never cost the report)
-                found, note = False, None
+                found, verdict = False, None
             if not found and problem_id in OPTIMIZER_PROBLEMS:
-                note = None  # the optimizer's own message says it all
-            if note:
-                failed[0]["message"] = (failed[0]["message"] + "\n" + note).strip()
+                verdict = None  # the optimizer's own message says it all
+            if verdict:
+                failed[0]["message"] = (failed[0]["message"] + "\n" + verdict).strip()
                 send({"problem": problem_id, "checks": reports})
     channel.close()
     for stream in (sys.stdout, sys.stderr):

@@ -6,9 +6,15 @@ it grades, with the handout section each region's stub points at. The table
 is plain data, so the parent process can read it without importing any checks.
 
 Everything else reads it: the runner and the harness (which checks, how many
-points), the starter-code tool ``tools/make_handout.py`` (the hint of each
-stub, via ``handout_sections()``), and the project's tests (the full scores).
+points), the starter code's stubs (each names its handout section, from
+``handout_sections()``), and the project's tests (the full scores).
 To add a problem, add a row here, its check list, and its tests.
+
+Every scored check enforces a sentence of the handout (its section is in the
+check's docstring or comment) or the given code's documented contract. A
+check list may also hold 0-point notes (``harness.note``): behaviour the
+handout leaves open, such as what PyTorch does there; a note is shown when it
+has something to say and never costs points.
 """
 import importlib
 

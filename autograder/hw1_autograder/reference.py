@@ -113,6 +113,8 @@ class MLP:
         self.eps = eps
         self.bn_momentum = bn_momentum
         self.velocity = {}
+        # {layer index: the statistics of the last training batch and the running ones before it}
+        self.batch_stats = {}
 
     def forward(self, x, train):
         self._inputs = []
@@ -124,7 +126,10 @@ class MLP:
             elif kind == "relu":
                 x = relu(x)
             elif train:  # batchnorm, training: batch statistics, then update the running ones
-                x, mean, _, unbiased = batchnorm_train(x, layer[1], layer[2], self.eps)
+                x, mean, var, unbiased = batchnorm_train(x, layer[1], layer[2], self.eps)
+                # What the running statistics were made from, to name a wrong update rule.
+                self.batch_stats[len(self._inputs) - 1] = {"previous_mean": layer[3], "previous_var": layer[4],
+                                                           "mean": mean, "var": var, "unbiased": unbiased}
                 layer[3] = update_running(layer[3], mean, self.bn_momentum)
                 layer[4] = update_running(layer[4], unbiased, self.bn_momentum)
             else:

@@ -257,13 +257,20 @@ def _unfinished(problem, args, running, outcome):
 
 def _finished(problem, args, checks, outcome):
     """A problem whose checks all reported: full points if every one passed."""
-    failed = [c for c in checks if not c.get("passed")]
-    status = "passed" if not failed else f"{len(failed)} of {len(checks)} checks failed"
+    # A note (a 0-point check, harness.note) is shown when it has something to say, and never scores.
+    scored = [c for c in checks if not c.get("note")]
+    failed = [c for c in scored if not c.get("passed")]
+    status = "passed" if not failed else f"{len(failed)} of {len(scored)} checks failed"
     details, previous = [], None
     for check in checks:
         if check.get("passed") and not (failed or args.verbose):
             continue
-        details.append(f"    {'ok  ' if check.get('passed') else 'FAIL'}  {_safe(str(check.get('name')))}")
+        mark = "ok  " if check.get("passed") else "FAIL"
+        if check.get("note"):
+            mark = "ok  " if check.get("passed") else "note"
+            details.append(f"    {mark}  (0 points, not in the handout) {_safe(str(check.get('name')))}")
+        else:
+            details.append(f"    {mark}  {_safe(str(check.get('name')))}")
         message = str(check.get("message") or "").replace(args.project + os.sep, "")
         if message and message == previous:
             details.append("            (the same error as above)")

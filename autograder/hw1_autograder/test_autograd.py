@@ -10,8 +10,9 @@ process. (The reference's own pytest suite is tests/, which the kit leaves out.)
 """
 import numpy as np
 
+import diagnose
 from harness import (CheckFailure, assert_flags, assert_grad, assert_no_grad, assert_parents, assert_tensor,
-                     central_difference, describe, fmt_array, require, student)
+                     central_difference, crash_report, data_of, describe, fmt_array, note, require, student)
 
 
 def _tensor_class():
@@ -96,6 +97,7 @@ def _check_direct(ctx, op_name, forward, grads_of, shape=None):
     require(isinstance(grads, (tuple, list)) and len(grads) == 2,
             f"{op_name}.backward: expected a tuple of 2 gradients (one per input), got {describe(grads)}")
     want_a, want_b = grads_of(a, b, g)
+    _not_swapped(op_name, grads, (want_a, want_b))
     assert_tensor(f"{op_name}.backward(ctx, grad_output)[0] (gradient w.r.t. a, shape {shape})", grads[0],
                   want_a, **EXACT)
     assert_tensor(f"{op_name}.backward(ctx, grad_output)[1] (gradient w.r.t. b, shape {shape})", grads[1],
@@ -103,6 +105,17 @@ def _check_direct(ctx, op_name, forward, grads_of, shape=None):
     _unchanged(f"{op_name}.backward(ctx, grad_output) (grad_output)", tg, g)
     _unchanged(f"{op_name}.backward (input a saved by forward)", ta, a)
     _unchanged(f"{op_name}.backward (input b saved by forward)", tb, b)
+
+
+def _not_swapped(op_name, grads, expected):
+    """Fail with a named cause when backward returned the right gradients in the wrong order."""
+    arrays = [getattr(grad, "data", None) for grad in grads]
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        hint = diagnose.swapped_gradients(op_name, arrays, expected)
+        if hint:
+            raise CheckFailure(f"{op_name}.backward(ctx, grad_output): expected (gradient w.r.t. a, gradient "
+                               f"w.r.t. b) = ({fmt_array(expected[0])}, {fmt_array(expected[1])}), got "
+                               f"({fmt_array(arrays[0])}, {fmt_array(arrays[1])})\n{hint}")
 
 
 def _check_operator(ctx, op_name, symbol, forward):
@@ -130,8 +143,36 @@ def _check_operator(ctx, op_name, symbol, forward):
     _unchanged(what, tb, b)
 
 
+def _check_number_operand(ctx, op_name, symbol, method, forward):
+    """A 0-point note: ``a <op> 3`` (a Tensor, then a number), which PyTorch accepts.
+
+    The handout asks for ``tensor_a <op> tensor_b`` only (§1.1.1), so this is
+    never scored; but the student's own Part 2 code will likely write
+    ``x / batch_size`` or ``x * 0.5``, and an operator that hands the number
+    on as it is fails there, far from its cause.
+    """
+    Tensor = _tensor_class()
+    shape = _shape(ctx.rng)
+    a = ctx.rng.uniform(-2, 2, shape)
+    k = float(_away_from_zero(ctx.rng, ()))
+    what = f"a {symbol} {k:.4g} with a of shape {shape} (a Tensor, then a number)"
+    advice = (f"PyTorch accepts a number on either side; the handout asks only for two Tensors, so this costs "
+              f"no points here. But your own Part 2 code may write x {symbol} number: in Tensor.{method} "
+              f"(mytorch/tensor.py) wrap a number first, as the given __add__ does (_operand(other, self, "
+              f"\"{symbol}\")), or Tensor(other) when it is not a Tensor.")
+    try:
+        out = forward(Tensor(a.copy()), k)
+    except Exception as exc:  # noqa: B902 (student code: any error is the observation)
+        message, _ = crash_report(exc)
+        raise CheckFailure(f"{what} raised an error:\n{message}\n{advice}") from None
+    try:
+        assert_tensor(f"({what}).data", out, forward(a, k), **EXACT)
+    except CheckFailure as failure:
+        raise CheckFailure(f"{failure}\n{advice}") from None
+
+
 def _elementwise_checks(op_name, symbol, method, forward, grads_of, divisors_note=""):
-    """The three checks of one Part 1.1 operation: direct calls, direct calls on 0-d tensors, the operator.
+    """The checks of one Part 1.1 operation: direct calls, on 0-d tensors, the operator; a number operand (a note).
 
     ``forward(a, b)`` and ``grads_of(a, b, g)`` are the NumPy formulas (they
     also run on Tensors, for the operator check).
@@ -145,11 +186,16 @@ def _elementwise_checks(op_name, symbol, method, forward, grads_of, divisors_not
     def operator(ctx):
         _check_operator(ctx, op_name, symbol, forward)
 
+    @note
+    def number(ctx):
+        _check_number_operand(ctx, op_name, symbol, method, forward)
+
     direct.__doc__ = f"{op_name}.forward and {op_name}.backward, called directly with a ContextManager{divisors_note}."
     direct_0d.__doc__ = f"{op_name}.forward and {op_name}.backward on 0-d tensors (single numbers)."
     operator.__doc__ = (f"a {symbol} b gives the right values (Tensor.{method} calls {op_name}), "
                         "and leaves a and b unchanged.")
-    return [direct, direct_0d, operator]
+    number.__doc__ = f"a {symbol} 3 (a Tensor, then a number) works as in PyTorch."
+    return [direct, direct_0d, operator, number]
 
 
 def _mul(a, b):
@@ -261,17 +307,32 @@ def check_constant_operands(ctx):
     assert_grad(f"c (after ({what}).backward())", tc, np.array(3.0))
 
 
+@note
 def check_backward_on_leaf(ctx):
-    """x.backward() on a leaf that requires grad stores ones in x.grad (the gradient of x w.r.t. itself)."""
+    """x.backward() on a leaf no operation has used stores ones in x.grad, as in PyTorch."""
+    # Not scored: the handout's Tensor.backward hands self.grad_fn to the DFS
+    # (§0.1.5 Step 1, §1.2), and a leaf no operation has used has grad_fn None,
+    # on which the DFS returns; the handout never calls backward() on one.
     Tensor = _tensor_class()
+    advice = ("\nPyTorch stores the gradient of x w.r.t. itself (ones) in x.grad here. The handout never calls "
+              "backward() on a tensor that no operation has used (its grad_fn is None, so the DFS of §0.1.5 "
+              "does nothing), so this costs no points. To match PyTorch, Tensor.backward (mytorch/tensor.py) "
+              "can hand such a leaf's own AccumulateGrad(self) to autograd_engine.backward.")
     for shape in (_shape(ctx.rng), ()):
         x = ctx.rng.normal(size=shape)
         tx = Tensor(x.copy(), requires_grad=True)
-        tx.backward()
-        assert_grad(f"x (a leaf of shape {shape}, after x.backward())", tx, np.ones(shape))
-        tx.backward()
-        assert_grad("x (after x.backward() twice: gradients add up)", tx, np.full(shape, 2.0))
-        require(np.array_equal(tx.data, x), "x.backward() changed x.data")
+        try:
+            tx.backward()
+            assert_grad(f"x (a leaf of shape {shape} no operation has used, after x.backward())", tx,
+                        np.ones(shape))
+            tx.backward()
+            assert_grad("x (after x.backward() twice: gradients add up)", tx, np.full(shape, 2.0))
+        except CheckFailure as failure:
+            raise CheckFailure(f"{failure}{advice}") from None
+        except Exception as exc:  # noqa: B902 (student code: any error is the observation)
+            raise CheckFailure(f"x.backward() on a leaf no operation has used raised an error:\n"
+                               f"{crash_report(exc)[0]}{advice}") from None
+        require(np.array_equal(data_of("x", tx), x), "x.backward() changed x.data")
 
 
 def check_constants(ctx):

@@ -16,6 +16,7 @@ process. (The reference's own pytest suite is tests/, which the kit leaves out.)
 """
 import numpy as np
 
+import diagnose
 import reference as ref
 from harness import (CheckFailure, assert_flags, assert_grad, assert_parameter, assert_parents, assert_tensor,
                      assert_values, data_of, describe, fmt_array, node_kind, require, student, student_traceback)
@@ -158,12 +159,24 @@ class _Model:
             for slot, stat, rule in ((3, "running_mean", "the batch mean (handout eq 8)"),
                                      (4, "running_var", "the UNBIASED batch variance, sum of squares / (m - 1) "
                                                         "(handout eqs 7 and 9), while the output uses the biased one")):
+                tensor = getattr(layer, stat, None)
                 try:
-                    assert_tensor(f"layer {i} {name}.{stat} ({when})", getattr(layer, stat, None),
-                                  self.twin.layers[i][slot])
+                    assert_tensor(f"layer {i} {name}.{stat} ({when})", tensor, self.twin.layers[i][slot])
                 except CheckFailure as failure:
                     raise CheckFailure(f"{failure}\nIn training mode, BatchNorm1d.forward (mytorch/nn/batchnorm.py) "
-                                       f"updates {stat} with {rule}; eval mode leaves it alone") from None
+                                       f"updates {stat} with {rule}; eval mode leaves it alone"
+                                       + self._running_hint(i, stat, tensor)) from None
+
+    def _running_hint(self, i, stat, tensor):
+        """A named cause for a wrong running statistic after a training step, as text to append, or ''."""
+        stats = self.twin.batch_stats.get(i)
+        got = getattr(tensor, "data", None)
+        if stats is None or not isinstance(got, np.ndarray):
+            return ""
+        previous = stats["previous_mean"] if stat == "running_mean" else stats["previous_var"]
+        hint = diagnose.running_statistic(stat, got, previous, stats["mean"], stats["var"], stats["unbiased"],
+                                          self.twin.bn_momentum)
+        return "\n" + hint if hint else ""
 
 
 SGD_FILE = "mytorch/optim/sgd.py, SGD.step()"
@@ -252,7 +265,7 @@ def _train_and_eval(mt, rng, net, optimizer, lr, momentum=0.0, steps=5, loss="su
             labels = rng.integers(0, n_out, batch)
             value = criterion(out, mt.Tensor(labels.copy()))
             _check_loss(f"CrossEntropyLoss of {what} output, training step {step}", value,
-                        ref.cross_entropy(expected, labels))
+                        ref.cross_entropy(expected, labels), expected, labels)
             value.backward()
             upstream = ref.cross_entropy_grad(expected, labels)
         grads = net.twin.backward(upstream)
@@ -280,10 +293,27 @@ def _require_unchanged(what, name, tensor, original):
             f"{fmt_array(original)}): compute new arrays instead of writing into {name}.data")
 
 
-def _check_loss(what, value, expected):
+def _check_loss(what, value, expected, logits=None, labels=None):
+    """A loss: one number equal to ``expected``; with ``logits`` and ``labels``, a named cross-entropy mistake."""
     data = data_of(what, value)
     require(data.size == 1, f"{what}: expected a single number (a 0-d Tensor), got shape {data.shape}")
-    assert_values(what, data.reshape(()), expected)
+    try:
+        assert_values(what, data.reshape(()), expected)
+    except CheckFailure as failure:
+        hint = None if logits is None else diagnose.cross_entropy_divisor(data, logits, labels)
+        raise CheckFailure(f"{failure}\n{hint}" if hint else str(failure)) from None
+
+
+def _check_logits_grad(what, tensor, logits, labels, scale=1.0):
+    """The gradient w.r.t. the logits of cross entropy (times ``scale``), with a named divisor mistake."""
+    try:
+        assert_grad(what, tensor, ref.cross_entropy_grad(logits, labels) * scale)
+    except CheckFailure as failure:
+        got = getattr(getattr(tensor, "grad", None), "data", None)
+        hint = None
+        if isinstance(got, np.ndarray):
+            hint = diagnose.cross_entropy_grad_divisor(got / scale, logits, labels)
+        raise CheckFailure(f"{failure}\n{hint}" if hint else str(failure)) from None
 
 
 # --------------------------------------------------------------- 2.1 Linear
@@ -554,7 +584,10 @@ def check_batchnorm_training(ctx):
 
 # -------------------------------------------------------- 2.5 Cross entropy
 def _logits_and_labels(rng, shift=0.0):
+    """Logits (batch, classes) and labels; batch != classes, so that dividing by the wrong one shows."""
     batch, classes = _sizes(rng, 2, 2, 9)
+    if batch == classes:
+        classes = batch + 1
     logits = rng.normal(0, 2, size=(batch, classes)) + shift
     labels = rng.integers(0, classes, batch)
     return logits, labels
@@ -564,21 +597,20 @@ def _check_cross_entropy(mt, loss_fn, name, logits, labels):
     tl = mt.Tensor(logits.copy(), requires_grad=True)
     loss = loss_fn(tl, mt.Tensor(labels.copy()))
     what = f"{name} with logits {logits.shape}"
-    _check_loss(what, loss, ref.cross_entropy(logits, labels))
+    _check_loss(what, loss, ref.cross_entropy(logits, labels), logits, labels)
     _require_unchanged(what, "logits", tl, logits)
     assert_flags(what, loss, requires_grad=True, is_leaf=False)
     loss.backward()
-    assert_grad("logits (gradient: (softmax - one_hot(labels)) / batch)", tl,
-                ref.cross_entropy_grad(logits, labels))
+    _check_logits_grad("logits (gradient: (softmax - one_hot(labels)) / batch)", tl, logits, labels)
     # Scaled from above: the loss's backward must use the gradient it receives.
     # log(loss) passes down 1 / loss, through Log alone (given code), so that
     # a mistake in Mul costs only 1.1.2 and 1.2.
     tl = mt.Tensor(logits.copy(), requires_grad=True)
     loss_fn(tl, mt.Tensor(labels.copy())).log().backward()
     value = ref.cross_entropy(logits, labels)
-    assert_grad(f"logits after ({name}).log().backward() (the gradient above times 1 / loss = {1 / value:.6g}: "
-                "the loss's backward must multiply by its grad_output)", tl,
-                ref.cross_entropy_grad(logits, labels) / value)
+    _check_logits_grad(f"logits after ({name}).log().backward() (the gradient above times 1 / loss = "
+                       f"{1 / value:.6g}: the loss's backward must multiply by its grad_output)", tl, logits, labels,
+                       1 / value)
 
 
 def check_cross_entropy_function(ctx):

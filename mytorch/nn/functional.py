@@ -300,7 +300,7 @@ class Sum(Function):
 class MatMul(Function):
     """``a @ b``, the matrix product: (n, k) @ (k, m) -> (n, m), what Linear needs (handout §2.1).
 
-    The reference follows ``np.matmul`` further, for vectors and stacks of matrices.
+    ``np.matmul`` goes further (vectors, stacks of matrices); Linear needs only this.
     """
 
     @staticmethod

@@ -34,7 +34,7 @@ class Linear(Module):
 
     Shapes: input (batch, in_features) -> output (batch, out_features) (handout
     §2.1, what the autograder checks). With a MatMul that follows
-    ``np.matmul`` for 1-D and stacked operands (the reference's does), a single
+    ``np.matmul`` for 1-D and stacked operands, a single
     sample (in_features,) also gives (out_features,), and leading axes
     (..., in_features) are kept, as in PyTorch.
     """

@@ -225,6 +225,13 @@ return num_correct / len(val_x)
 """,
 }
 
+# Tensor.backward word for word from the handout (§0.1.5 Step 1): the gradient of
+# the tensor w.r.t. itself, handed to the engine with the tensor's own node.
+# On a leaf no operation has used, grad_fn is None and the DFS returns at once.
+_FAITHFUL_BACKWARD = """
+autograd_engine.backward(self.grad_fn, Tensor.ones(self.shape))
+"""
+
 VARIANTS = {
     # Appendix A: "during Function.apply(), we're creating and storing these
     # nodes in (Tensor.grad_fn)": a leaf keeps its AccumulateGrad in grad_fn.
@@ -252,7 +259,12 @@ if self.grad_fn is None:  # a leaf no operation has used yet
 autograd_engine.backward(self.grad_fn, Tensor(np.ones(self.shape)))
 """,
     },
+    # The handout's Tensor.backward and DFS, each leaf's node made anew by every operation.
+    "faithful-backward": {"mytorch/tensor.py::Tensor.backward": _FAITHFUL_BACKWARD},
 }
+# The handout's Tensor.backward with Appendix A's stored leaf nodes.
+VARIANTS["faithful-backward-stored-leaf-nodes"] = dict(
+    VARIANTS["stored-leaf-nodes"], **{"mytorch/tensor.py::Tensor.backward": _FAITHFUL_BACKWARD})
 
 # The regions of Part 1.1 only: a kit with just these filled in (fill.py --only 1.1).
 PART_1_1 = tuple(key for key in REGIONS
