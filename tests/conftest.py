@@ -52,7 +52,7 @@ AREAS = {
     "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
     "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference", "test_grader_bonus",
                "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped"),
-    "kit": ("test_kit", "test_make_handout"),                                         # the student kit
+    "kit": ("test_kit", "test_make_handout", "test_kit_homeworks"),                  # the student kits
 }
 _AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}
 

@@ -47,12 +47,13 @@ def plain_regions(lines):
 
 
 def plain_reference_only(lines):
-    """0-based indices of the lines of every reference-only block, markers included, by a plain scan."""
+    """0-based indices of the lines of every block the HW1P1 kit leaves out, markers included, by a plain
+    scan: reference-only blocks and later homeworks' blocks."""
     cut, begin = set(), None
     for i, line in enumerate(lines):
-        if line.strip() == "# BEGIN REFERENCE ONLY":
+        if line.strip() == "# BEGIN REFERENCE ONLY" or line.strip().startswith("# BEGIN HOMEWORK "):
             begin = i
-        elif line.strip() == "# END REFERENCE ONLY":
+        elif line.strip() == "# END REFERENCE ONLY" or line.strip().startswith("# END HOMEWORK "):
             cut |= set(range(begin, i + 1))
     return cut
 
@@ -67,7 +68,7 @@ def split_regions(lines):
             if line.strip() not in MARKERS:
                 inside.append(line)
         elif i in cut:
-            if "REFERENCE ONLY" not in line:
+            if "REFERENCE ONLY" not in line and "HOMEWORK" not in line:
                 inside.append(line)  # never in the kit either
         else:
             outside.append(line)

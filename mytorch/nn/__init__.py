@@ -9,9 +9,9 @@ from mytorch.nn.loss import CrossEntropyLoss
 
 __all__ = ["functional", "Module", "Sequential", "Linear", "ReLU", "Sigmoid", "Tanh",
            "BatchNorm1d", "CrossEntropyLoss"]
-# BEGIN REFERENCE ONLY
-# The HW1 bonus's layer: its own kit, not HW1P1's, ships it (course/CONTRACT.md).
+# BEGIN HOMEWORK 1b
+# The HW1 bonus's layer: the bonus's kit ships this block, HW1P1's leaves it out.
 from mytorch.nn.dropout import Dropout  # noqa: E402
 
 __all__ += ["Dropout"]
-# END REFERENCE ONLY
+# END HOMEWORK 1b
