@@ -35,7 +35,7 @@ GRADERS = {
 }
 
 DRIVER = """
-import importlib, json, sys
+import importlib, json, pickle, sys
 import numpy as np
 kit, folders, table, seed = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 sys.path[:0] = [kit + "/" + f for f in folders] + [kit]
@@ -45,13 +45,13 @@ for problem in problems.PROBLEMS:
     failures = []
     for check in problem.checks():
         inp = check.inputs(np.random.default_rng(seed))
-        try:
-            obs = check.probe(inp, importlib.import_module)
+        try:  # the child gets the inputs as data, and hands back data (as between the harness's processes)
+            obs = pickle.dumps(check.probe(pickle.loads(pickle.dumps(inp)), importlib.import_module))
         except Exception as err:  # the harness reports these with the student's traceback
             failures.append(f"your code raised {type(err).__name__}: {err}")
             continue
         try:
-            check.judge(inp, obs)
+            check.judge(inp, pickle.loads(obs))
         except Exception as failure:  # the grader's CheckFailure: its message is the student's
             failures.append(f"{type(failure).__name__}: {failure}")
     report[problem.id] = [problem.points, failures]
