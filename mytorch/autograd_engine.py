@@ -457,8 +457,10 @@ class Function:
         #|    - requires_grad False (constant): None.
         #|    Arguments that are not Tensors (a shape, an axis) get no entry.
         #| 2. If any of those Tensors requires grad, so does `output`: set its
-        #|    requires_grad to True and its is_leaf to False.
-        #| 3. Store the node on the output: output.grad_fn = backward_function.
+        #|    requires_grad to True and its is_leaf to False,
+        #| 3. and store the node on it: output.grad_fn = backward_function.
+        #|    A result of constants only stays a constant: grad_fn None (Appendix
+        #|    A.1's third kind of node), as in PyTorch.
         #|
         #| Until you write this, operations still return correct values (Part
         #| 1.1 is graded before 1.2), but no graph is built.

@@ -5,6 +5,8 @@ against finite differences and against PyTorch, and the helpers that compare
 and report are checked to fail, and to say why, when they should.
 """
 import importlib.util
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -232,3 +234,21 @@ def test_run_checks_isolates_each_failure():
                                                            ("It passes.", True)]
     assert reports[0]["message"] == "because"
     assert reports[1]["message"].startswith("your code called sys.exit(4)")
+
+
+def test_every_check_names_what_it_enforces_and_notes_say_they_are_notes():
+    """problems.CHECK_BASIS: a handout section or given-code contract per scored check; notes marked as such."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import problems; print(json.dumps("
+            "[[p.id, c.__name__, bool(getattr(c, 'zero_points', False))] for p in problems.PROBLEMS "
+            "for c in p.checks()]))")
+    run = subprocess.run([sys.executable, "-c", code, str(AUTOGRADER)], capture_output=True, text=True,
+                         timeout=60, cwd=AUTOGRADER)
+    assert run.returncode == 0, run.stderr
+    checks = json.loads(run.stdout)
+    assert len(checks) > 30
+    for problem_id, name, zero_points in checks:
+        basis = problems.CHECK_BASIS.get(name)
+        assert basis, f"problem {problem_id}: check {name} names no handout section or contract in CHECK_BASIS"
+        assert basis.startswith("0-point note") == zero_points, (problem_id, name, basis)
+        assert zero_points or "§" in basis or "Appendix" in basis or basis.startswith("given"), (problem_id, name)
+    assert {name for _, name, _ in checks} == set(problems.CHECK_BASIS)

@@ -109,7 +109,8 @@ def test_function_apply_is_a_todo_list_after_given_code_that_runs_the_forward(ba
     apply = source[start:source.index("        return output\n", start)]
     assert "raise NotImplementedError" not in apply
     assert "output = cls.forward(backward_function.ctx, *args)" in apply
-    for step in ("1. For each argument", "AccumulateGrad", "grad_fn", "2. If any", "3. Store the node"):
+    for step in ("1. For each argument", "AccumulateGrad", "grad_fn", "2. If any", "3. and store the node",
+                 "A result of constants only stays a constant: grad_fn None"):
         assert step in apply, step
     assert "if not _grad_enabled:" in apply  # no_grad() enforced by given code
 

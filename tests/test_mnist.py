@@ -370,8 +370,7 @@ def test_progress_redraws_one_line_on_a_terminal():
 
 
 # ------------------------------------- Part 3 diagnostics (issue 18): named causes, no score change
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-from model_solution import solution as model_solution  # noqa: E402
+from grader_tools import model_solution  # noqa: E402  (tools/model_solution/solution.py)
 
 MODEL_TRAIN = model_solution.REGIONS["hw1/mnist.py::train"]
 MODEL_VALIDATE = model_solution.REGIONS["hw1/mnist.py::validate"]

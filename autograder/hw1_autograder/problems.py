@@ -100,6 +100,63 @@ OPTIONAL_OPERATIONS = {
 }
 
 
+# What each check enforces, by the check function's name: the handout's section, or the given
+# code's documented contract. A 0-point note (harness.note) says what it tells instead, since the
+# handout does not ask for it. Part 1.1's three operations share their checks' names.
+CHECK_BASIS = {
+    # given code
+    "check_add_direct": "given code: Add (§0.2.1), forward(ctx, ...) / backward returning one gradient per input",
+    # 1.1 (Sub, Mul, Div)
+    "direct": "§1.1.1-§1.1.3: the operation's forward and backward, in the given Add's form (§0.2.1); the "
+              "ContextManager rule that forward returns a new Tensor (given autograd_engine.py)",
+    "direct_0d": "§1.1.x on 0-d tensors, as in the handout's own example (§0.1.4: torch.tensor(1.))",
+    "operator": "§1.1.1: Tensor.__sub__ (and __mul__, __truediv__) for tensor_a - tensor_b; number first "
+                "through the given __r*__",
+    "number": "0-point note: tensor <op> number, which PyTorch accepts and the handout does not ask for "
+              "(its Part 2 code, the student's own, often needs it)",
+    # 1.2
+    "check_handout_example": "§0.1.4-§0.1.7 (the worked example) and Appendix A.1 (node types, next_functions)",
+    "check_graph_of_operations": "Appendix A.1 (AccumulateGrad parents of leaves that require grad), §0.1.5",
+    "check_constant_operands": "Appendix A.1 ('if any of a node's parents requires_grad, this node will "
+                               "also'), §0.1.5 (constants get no gradient)",
+    "check_constants": "Appendix A.1 ('if all parents aren't gradient enabled, a child would have "
+                       "requires_grad=False and is_leaf=True')",
+    "check_backward_on_leaf": "0-point note: backward() on a leaf no operation has used (PyTorch stores ones; "
+                              "the handout's Tensor.backward hands grad_fn None to the DFS)",
+    "check_reused_leaf": "§0.1.6 (gradients of every path add up)",
+    "check_shared_intermediate": "§0.1.6 (generalized chain rule through an intermediate result)",
+    "check_same_tensor_twice": "§0.1.6, §0.1.5 Step 8 (+=)",
+    "check_chains": "§0.1.5 (the DFS) and §0.1.6 on long chains",
+    "check_accumulation": "§0.1.5 Step 8 (+= across backward calls); given AccumulateGrad (its own memory)",
+    # 2.1
+    "check_add_broadcast": "§2.1 ('modify Add to support tensors with different shapes', as torch broadcasts)",
+    "check_linear_layer": "§2.1 Linear(x) = x W^T + b; Appendix A.2 (parameters)",
+    "check_linear_sequential": "§2.1 Sequential.forward; given Module.parameters()",
+    # 2.2
+    "check_relu_function": "§2.2 ReLU and ReLU' (0 at z = 0); Appendix A.1 for a constant input",
+    "check_relu_layer": "§2.2 (activations.ReLU.forward calls functional.ReLU)",
+    "check_relu_mlp": "§2.1-§2.2 together",
+    # 2.3
+    "check_sgd_by_hand": "§2.3 W = W - lr grad, 'does NOT add to the computational graph'",
+    "check_sgd_zero_grad": "given Optimizer.zero_grad(); §3.2 pseudocode",
+    "check_sgd_training": "§2.3 in the training routine of §0.1.2",
+    # 2.4
+    "check_batchnorm_init": "given BatchNorm1d.__init__ (gamma 1, beta 0, running mean 0, variance 1); App. C",
+    "check_batchnorm_train_forward": "§2.4 eqs 3-9 (biased variance normalises, unbiased one runs; eps given)",
+    "check_batchnorm_eval_forward": "§2.4 ('running averages used during inference in place of u_B and s_B^2')",
+    "check_batchnorm_gradients": "§2.4 through autograd (§1.2)",
+    "check_batchnorm_training": "§2.4 with §2.3",
+    # 2.5
+    "check_cross_entropy_function": "§2.5, Appendix B (LogSoftmax, NLLLoss averaged over N) and B.2",
+    "check_cross_entropy_loss": "§2.5 (the given nn.loss.CrossEntropyLoss calls cross_entropy)",
+    "check_cross_entropy_stable": "Appendix B.1 (LogSumExp trick)",
+    "check_cross_entropy_training": "§2.5 with §2.3",
+    # 2.6
+    "check_momentum_by_hand": "§2.6 momentum equations, self.momentums",
+    "check_momentum_training": "§2.6 with §2.3",
+}
+
+
 def handout_sections():
     """{file: {owner: handout section}} of every solution region: the problems', Problem 3's, the optional ones."""
     table = {}
