@@ -15,3 +15,10 @@ from mytorch.nn.dropout import Dropout  # noqa: E402
 
 __all__ += ["Dropout"]
 # END HOMEWORK 1b
+# BEGIN HOMEWORK 2
+# HW2P1's layers (course/CONTRACT.md; graders import them from mytorch.nn.conv):
+# HW2P1's kit ships this block, the others leave it out.
+from mytorch.nn.conv import Conv1d, Flatten  # noqa: E402
+
+__all__ += ["Conv1d", "Flatten"]
+# END HOMEWORK 2
