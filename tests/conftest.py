@@ -41,19 +41,20 @@ def rng():
 # (collection fails otherwise, so no test ends up in no group).
 AREAS = {
     "ops": ("test_ops_parity", "test_tensor", "test_compare_numpy", "test_dtypes", "test_indexing",
-            "test_max_min", "test_errors", "test_habits_misc", "test_imports"),      # Part 1.1, operations
+            "test_max_min", "test_errors", "test_habits_misc", "test_imports",
+            "test_cat_unsqueeze"),      # Part 1.1, operations
     "engine": ("test_engine", "test_stale_graph", "test_inplace", "test_memory", "test_grad_storage",
                "test_saved_output"),                                                   # Part 1.2, autograd
     "nn": ("test_nn_activations", "test_nn_batchnorm", "test_nn_composed", "test_nn_linear", "test_nn_loss",
            "test_nn_module", "test_module_state", "test_training_parity",
            "test_nn_dropout", "test_course_contract",                                 # Part 2.1-2.5, layers; HW1 bonus
-           "test_nn_conv", "test_hw2_models"),                                        # HW2P1's layers and models
+           "test_nn_conv", "test_hw2_models", "test_nn_rnn"),                         # HW2P1, HW3P1 layers and models
     "optim": ("test_optim_sgd", "test_optim_adam"),                                   # 2.3/2.6 SGD; HW1 bonus Adam
     "mnist": ("test_mnist", "test_data_prepare"),                                     # Part 3, MNIST
     "teaching": ("test_gradcheck", "test_trace", "test_viz", "test_core_sandbox"),    # teaching/, sandbox
     "grader": ("test_grader", "test_grader_audit", "test_grader_mistakes", "test_grader_reference", "test_grader_bonus",
                "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped",
-               "test_hw2p1_checks"),                                                  # + HW2P1's checks
+               "test_hw2p1_checks", "test_grader_hw3p1"),                                 # + HW2P1's, HW3P1's checks
     "kit": ("test_kit", "test_make_handout", "test_kit_homeworks"),                  # the student kits
 }
 _AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}

@@ -32,6 +32,8 @@ BONUS_STUBS = {("mytorch/optim/adam.py", "Adam.step"), ("mytorch/nn/dropout.py",
 # every check .inputs(rng), .probe(inp, student) and .judge(inp, obs).
 GRADERS = {
     "1b": (["autograder/hw1b_autograder"], "problems"),
+    "2": (["hw2", "autograder/hw2p1_autograder"], "problems"),  # hw2/ first: "hw2" is hw2/hw2.py
+    "3": (["autograder"], "hw3p1_autograder.problems"),        # a package
 }
 
 DRIVER = """
@@ -92,14 +94,52 @@ def files_of(kit):
     return {p.relative_to(kit).as_posix(): p.read_bytes() for p in Path(kit).rglob("*") if p.is_file()}
 
 
+# What each later homework's kit adds to HW1P1's: its library files (besides its grader
+# folder), the HW1P1 files whose homework blocks it ships, its stubs, its points, and
+# the problems HW1P1's model solution alone passes (given code and HW1P1's own parts).
+HW2_STUBS = {("mytorch/nn/conv.py", "conv1d_output_size"), ("mytorch/nn/conv.py", "Conv1dFunction.forward"),
+             ("mytorch/nn/conv.py", "Conv1dFunction.backward"), ("mytorch/nn/conv.py", "Flatten.forward"),
+             ("hw2/mlp_scan.py", "_window_filters"), ("hw2/hw2.py", "CNN.__init__")} | {
+    ("hw2/mlp_scan.py", f"{cls}.{method}") for cls in ("CNN_SimpleScanningMLP", "CNN_DistributedScanningMLP")
+    for method in ("__init__", "init_weights")}
+HW3_STUBS = {("mytorch/tensor.py", "cat"), ("mytorch/tensor.py", "_unsqueeze"),
+             ("mytorch/nn/util.py", "pack_sequence"), ("mytorch/nn/util.py", "unpack_sequence"),
+             ("mytorch/nn/rnn.py", "RNNUnit.forward"), ("mytorch/nn/rnn.py", "TimeIterator.forward"),
+             ("mytorch/nn/gru.py", "GRUUnit.forward")} | {
+    ("mytorch/nn/functional.py", f"{op}.{method}") for op in ("Cat", "Unsqueeze") for method in ("forward", "backward")}
+HOMEWORKS = {
+    "1b": dict(files=BONUS_FILES, blocks={"mytorch/nn/__init__.py", "mytorch/optim/__init__.py"},
+               stubs=BONUS_STUBS, points=25, hw1p1_only={"B.1", "B.2", "B.3", "B.4"}),
+    "2": dict(files={"mytorch/nn/conv.py", "hw2/hw2.py", "hw2/mlp_scan.py"}, blocks={"mytorch/nn/__init__.py"},
+              stubs=HW2_STUBS, points=95, hw1p1_only=set()),
+    "3": dict(files={"mytorch/nn/util.py", "mytorch/nn/rnn.py", "mytorch/nn/gru.py"},
+              blocks={"mytorch/tensor.py", "mytorch/nn/functional.py"},
+              stubs=HW3_STUBS, points=100, hw1p1_only={"2.3", "2.4"}),  # slicing: given code
+}
+# What each bare kit lets a student (and the homework's grader) import, its stubs notwithstanding.
+IMPORTS = {
+    "1b": "from mytorch.nn import Dropout; from mytorch.optim import Adam; from mytorch.optim.adam import Adam",
+    "2": "from mytorch.nn import Conv1d, Flatten; from mytorch.nn.conv import *; "
+         "import sys; sys.path.insert(0, 'hw2'); import hw2, mlp_scan; hw2.CNN; mlp_scan.CNN_SimpleScanningMLP",
+    "3": "from mytorch.tensor import cat, Tensor; from mytorch.nn import util; from mytorch.nn.rnn import RNN; "
+         "from mytorch.nn.gru import GRU; Tensor.unsqueeze",
+}
+
+
 @pytest.fixture(scope="module")
 def hw1_kit(tmp_path_factory):
     return build(tmp_path_factory.mktemp("kit") / "hw1p1", "1")
 
 
 @pytest.fixture(scope="module")
-def bonus_kit(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("kit") / "hw1b", "1b")
+def kits(tmp_path_factory):
+    """The bare kit of each later homework, built once."""
+    return {hw: build(tmp_path_factory.mktemp("kit") / hw, hw) for hw in HOMEWORKS}
+
+
+@pytest.fixture(scope="module")
+def bonus_kit(kits):
+    return kits["1b"]
 
 
 # ------------------------------------------------------------------ what each kit holds
@@ -107,52 +147,77 @@ def test_the_hw1p1_kit_holds_no_file_marker_or_export_of_a_later_homework(hw1_ki
     files = files_of(hw1_kit)
     later = [f for f in files if make_handout.homework_of(f) != "1"]
     assert later == []
-    assert not BONUS_FILES & set(files) and not [f for f in files if "hw1b" in f or "hw2" in f or "hw3" in f]
+    for hw in HOMEWORKS.values():
+        assert not hw["files"] & set(files)
+    assert not [f for f in files if "hw1b" in f or "hw2" in f or "hw3" in f]
     for rel, data in files.items():
         assert b"BEGIN HOMEWORK" not in data and b"END HOMEWORK" not in data, rel
-    assert "Dropout" not in (hw1_kit / "mytorch/nn/__init__.py").read_text()
+    for name in ("Dropout", "Conv1d"):
+        assert name not in (hw1_kit / "mytorch/nn/__init__.py").read_text()
     assert "Adam" not in (hw1_kit / "mytorch/optim/__init__.py").read_text()
+    assert "def cat(" not in (hw1_kit / "mytorch/tensor.py").read_text()
+    assert "class Cat(" not in (hw1_kit / "mytorch/nn/functional.py").read_text()
 
 
-def test_the_bonus_kit_is_the_hw1p1_kit_plus_the_bonus_files_and_exports(hw1_kit, bonus_kit):
-    base, bonus = files_of(hw1_kit), files_of(bonus_kit)
-    added = set(bonus) - set(base)
-    assert set(base) <= set(bonus)
-    assert added == BONUS_FILES | {f for f in bonus if f.startswith("autograder/hw1b_autograder/")}
-    assert {f for f in added if f.startswith("autograder/hw1b_autograder/")} >= {
-        "autograder/hw1b_autograder/problems.py", "autograder/hw1b_autograder/checking.py"}
-    changed = {f for f in base if base[f] != bonus[f]}
-    assert changed == {"mytorch/nn/__init__.py", "mytorch/optim/__init__.py"}
-    for rel, name in (("mytorch/nn/__init__.py", "Dropout"), ("mytorch/optim/__init__.py", "Adam")):
-        extra = set(bonus[rel].decode().splitlines()) - set(base[rel].decode().splitlines())
-        assert any(f"import {name}" in line for line in extra) and f'__all__ += ["{name}"]' in extra, extra
-        assert "HOMEWORK" not in bonus[rel].decode()
+@pytest.mark.parametrize("homework", sorted(HOMEWORKS))
+def test_a_homeworks_kit_is_the_hw1p1_kit_plus_its_files_blocks_and_grader(hw1_kit, kits, homework):
+    expected = HOMEWORKS[homework]
+    grader = make_handout.HOMEWORKS[homework].grader
+    base, kit = files_of(hw1_kit), files_of(kits[homework])
+    added = set(kit) - set(base)
+    assert set(base) <= set(kit)
+    assert added == expected["files"] | {f for f in kit if f.startswith(grader)}
+    assert {f for f in added if f.startswith(grader)} >= {grader + "problems.py"}
+    # HW1P1's files are HW1P1's kit's, byte for byte, but for the blocks this homework adds.
+    assert {f for f in base if base[f] != kit[f]} == expected["blocks"]
+    for rel in expected["blocks"]:
+        extra = set(kit[rel].decode().splitlines()) - set(base[rel].decode().splitlines())
+        assert extra and not set(base[rel].decode().splitlines()) - set(kit[rel].decode().splitlines())
+    for rel, data in kit.items():
+        assert b"BEGIN HOMEWORK" not in data and b"REFERENCE ONLY" not in data, rel
+        if rel.endswith(".py"):
+            ast.parse(data)
 
 
-def test_the_bonus_kits_stubs_are_hw1p1s_plus_adam_and_dropout(bonus_kit):
-    stubs = kit_stubs(bonus_kit)
-    assert set(stubs) == HANDOUT_STUBS | OPTIONAL_STUBS | BONUS_STUBS
-    assert stubs["mytorch/optim/adam.py", "Adam.step"] == "Adam.step: your code here; see the HW1 bonus handout: Adam"
-    assert stubs["mytorch/nn/dropout.py", "DropoutFunction.forward"].endswith("see the HW1 bonus handout: "
-                                                                               "Dropout (forward)")
+@pytest.mark.parametrize("homework", sorted(HOMEWORKS))
+def test_a_homeworks_stubs_are_hw1p1s_plus_its_own_and_no_line_of_its_solution_ships(kits, homework):
+    kit = kits[homework]
+    stubs = kit_stubs(kit)
+    assert set(stubs) == HANDOUT_STUBS | OPTIONAL_STUBS | HOMEWORKS[homework]["stubs"]
+    title = make_handout.HOMEWORKS[homework].title
+    for key in HOMEWORKS[homework]["stubs"]:
+        assert f"your code here; see the {title} handout" in stubs[key], stubs[key]
     assert TODO_STUBS <= {("mytorch/autograd_engine.py", "Function.apply")}
-    # No line of the bonus's solutions ships: the region bodies are gone, the given code stays.
-    for rel in BONUS_FILES:
+    for rel in {path for path, _ in HOMEWORKS[homework]["stubs"]}:
         reference = (ROOT / rel).read_text()
-        kit = (bonus_kit / rel).read_text()
+        text = (kit / rel).read_text()
         lines = reference.splitlines()
-        inside = {n for r in make_handout.find_regions(reference, rel) for n in range(r.begin, r.end - 1)}
+        regions = [r for r in make_handout.find_regions(reference, rel) if r.homework == homework]
+        inside = {n for r in regions for n in range(r.begin, r.end - 1)}
         given = {line.strip() for n, line in enumerate(lines) if n not in inside}
         distinctive = {lines[n].strip() for n in inside} - given
         distinctive = {line for line in distinctive if len(line) > 25 and not line.startswith("#")}
-        assert len(distinctive) >= 2, rel
+        assert distinctive, rel
         for line in distinctive:
-            assert line not in kit, (rel, line)
-        assert "param._bump_version()" in kit or rel.endswith("dropout.py")
-        ast.parse(kit)
+            assert line not in text, (rel, line)
 
 
-def test_the_bare_bonus_kit_imports_its_exports(bonus_kit):
+def test_the_bonus_stubs_name_their_task(bonus_kit):
+    stubs = kit_stubs(bonus_kit)
+    assert stubs["mytorch/optim/adam.py", "Adam.step"] == "Adam.step: your code here; see the HW1 bonus handout: Adam"
+    assert stubs["mytorch/nn/dropout.py", "DropoutFunction.forward"].endswith("see the HW1 bonus handout: "
+                                                                               "Dropout (forward)")
+    assert "param._bump_version()" in (bonus_kit / "mytorch/optim/adam.py").read_text()  # given code stays
+
+
+@pytest.mark.parametrize("homework", sorted(HOMEWORKS))
+def test_the_bare_kit_imports_what_the_homeworks_graders_import(kits, homework):
+    run = subprocess.run([sys.executable, "-c", IMPORTS[homework] + "; print('ok')"], cwd=kits[homework],
+                         capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0 and run.stdout == "ok\n", run.stderr
+
+
+def test_the_bare_bonus_kit_builds_its_layer_and_optimizer(bonus_kit):
     run = subprocess.run([sys.executable, "-c", textwrap.dedent("""
         from mytorch.nn import Dropout
         from mytorch.optim import Adam
@@ -167,28 +232,30 @@ def test_the_bare_bonus_kit_imports_its_exports(bonus_kit):
 
 
 # ------------------------------------------------------------------ scores through the driver
-def test_the_bare_bonus_kit_scores_zero(bonus_kit):
-    report = drive(bonus_kit, "1b")
+@pytest.mark.parametrize("homework", sorted(HOMEWORKS))
+def test_the_bare_kit_scores_zero(kits, homework):
+    report = drive(kits[homework], homework)
     assert score(report) == 0
     assert all(failures for _, failures in report.values())
-    assert "your code raised NotImplementedError" in report["A.1"][1][0]
+    assert sum(points for points, _ in report.values()) == HOMEWORKS[homework]["points"]
 
 
-def test_hw1p1s_model_solution_alone_passes_only_the_bonus_batchnorm_problems(tmp_path):
-    kit = build(tmp_path / "kit", "1b", fill="hw1p1")
-    report = drive(kit, "1b")
-    assert {pid for pid, (_, failures) in report.items() if not failures} == {"B.1", "B.2", "B.3", "B.4"}
-    assert score(report) == 10
-    assert "Adam.step: your code here" in report["A.1"][1][0]
-    assert "DropoutFunction.forward: your code here" in report["D.1"][1][0]
+@pytest.mark.parametrize("homework", sorted(HOMEWORKS))
+def test_hw1p1s_model_solution_alone_passes_only_what_needs_no_code_of_the_homework(tmp_path, homework):
+    kit = build(tmp_path / "kit", homework, fill="hw1p1")
+    report = drive(kit, homework)
+    assert {pid for pid, (_, failures) in report.items() if not failures} == HOMEWORKS[homework]["hw1p1_only"]
+    title = make_handout.HOMEWORKS[homework].title
+    assert any(f"your code here; see the {title} handout" in failures[0]
+               for _, failures in report.values() if failures)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_the_bonus_model_solution_in_a_fresh_kit_scores_25(tmp_path, seed):
-    kit = build(tmp_path / "kit", "1b", fill="all")
-    report = drive(kit, "1b", seed)
+@pytest.mark.parametrize("homework, seed", [("1b", 0), ("1b", 1), ("2", 0), ("3", 0), ("3", 1)])
+def test_the_model_solution_in_a_fresh_kit_scores_full_marks(tmp_path, homework, seed):
+    kit = build(tmp_path / "kit", homework, fill="all")
+    report = drive(kit, homework, seed)
     assert {pid: failures for pid, (_, failures) in report.items() if failures} == {}
-    assert score(report) == 25
+    assert score(report) == HOMEWORKS[homework]["points"]
 
 
 # ------------------------------------------------------------------ the markers
