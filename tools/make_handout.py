@@ -840,7 +840,8 @@ def main(argv=None):
                     f"'{HW_BEGIN} <id>' and '{HW_END} <id>' lines, left out of every other kit).",
         epilog="Exit status: 0 done, 1 bad markers or OUT_DIR, 2 bad usage. "
                "Example: python3 tools/make_handout.py /tmp/hw1p1_handout && "
-               "cd /tmp/hw1p1_handout && ./grade.sh 1   (scores 0/110; only the Addition freebie passes)")
+               "cd /tmp/hw1p1_handout && ./grade.sh 1   (scores 0/110; only the Addition freebie passes). "
+               "python3 tools/make_handout.py --homework 1b /tmp/hw1b_handout   (the HW1 bonus's kit)")
     parser.add_argument("out_dir", nargs="?", metavar="OUT_DIR",
                         help="folder to write the handout into, outside the project; created if missing")
     parser.add_argument("--force", action="store_true",
