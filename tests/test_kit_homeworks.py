@@ -347,9 +347,11 @@ def test_every_homeworks_problem_table_names_only_its_own_regions():
             continue
         _, regions, _ = make_handout.plan(ROOT, homework)
         assert make_handout._unknown_tasks(homework, regions) == []
-        own = {r.owner for rs in regions.values() for r in rs if r.homework == homework}
+        own = [r for rs in regions.values() for r in rs if r.homework == homework]
         if homework != "1":
             assert own, homework
+        # Every stub names its task (a region the table misses would only get the file's name).
+        assert [f"{r.path}::{r.owner}" for r in own if r.section is None] == [], homework
     fake = {"mytorch/optim/adam.py": [make_handout.Region("mytorch/optim/adam.py", 1, 3, "", "Adam.zero_grad",
                                                           None, homework="1b")]}
     errors = make_handout._unknown_tasks("1b", fake)
