@@ -13,88 +13,22 @@ arguments of the forward call. ``backward(grad_fn, grad)`` walks that graph
 from the output back to the leaves with a recursive depth-first search
 (handout §0.1.5).
 """
-import functools
-import inspect
+# BEGIN REFERENCE ONLY
 import sys
+# END REFERENCE ONLY
 
 import numpy as np
 
-from mytorch.tensor import _BUMPS, Tensor, grad_dtype
-
-_grad_enabled = True
-
-
-class no_grad:
-    """Context manager (and decorator) that stops operations from building a graph.
-
-    Inside ``with no_grad():`` every result is a constant (``requires_grad``
-    False), as in ``torch.no_grad``: use it for evaluation and for optimizer
-    updates, which must not become part of the next step's graph. As a
-    decorator, ``@no_grad()`` and ``@no_grad`` both work; on a generator
-    function every step of the generator runs under ``no_grad``.
-    """
-
-    def __new__(cls, func=None):
-        self = super().__new__(cls)
-        if func is None:
-            return self
-        if not callable(func):
-            raise TypeError(f"no_grad() takes no arguments (or a function, as a decorator), got {func!r}")
-        return self(func)  # used as @no_grad, without parentheses
-
-    def __enter__(self):
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
-        return self
-
-    def __exit__(self, *exc_info):
-        global _grad_enabled
-        _grad_enabled = self._previous
-        return False
-
-    def __call__(self, func):
-        if inspect.isgeneratorfunction(func):
-            @functools.wraps(func)
-            def generator_wrapper(*args, **kwargs):
-                return (yield from _no_grad_steps(func(*args, **kwargs)))
-            return generator_wrapper
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return func(*args, **kwargs)
-        return wrapper
+from mytorch import grad_mode
+from mytorch.engine_machinery import (EVERY_INPUT, LEAVES_TURNED_OFF, SavedTensors, check_forward_result,
+                                      check_gradients, check_saved_versions, without_turned_off_leaves)
+from mytorch.grad_mode import is_grad_enabled, no_grad  # noqa: F401  (the engine's names, as in the handout)
+from mytorch.tensor import Tensor
+from mytorch.tensor_data import SHARING, grad_dtype, wrap
+from mytorch.tensor_inplace import BUMPS
 
 
-def _no_grad_steps(generator):
-    """Run ``generator`` step by step, each step under ``no_grad``, the caller's code between steps not."""
-    try:
-        with no_grad():
-            value = next(generator)
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                with no_grad():  # its finally blocks are a step too
-                    generator.close()
-                raise
-            except BaseException:
-                with no_grad():
-                    value = generator.throw(*sys.exc_info())
-            else:
-                with no_grad():
-                    value = generator.send(sent)
-    except StopIteration as stop:  # the generator returned: so does the wrapper
-        return stop.value
-
-
-def is_grad_enabled():
-    """True unless we are inside a ``no_grad()`` block."""
-    return _grad_enabled
-
-
-class ContextManager:
+class ContextManager(SavedTensors):
     """The ``ctx`` passed to an operation's forward and backward: what forward leaves for backward.
 
     Not a Python context manager (there is no ``with ctx:``): the handout
@@ -120,92 +54,9 @@ class ContextManager:
 
     In the graph, the ``BackwardFunction`` node is its own ctx, so
     ``next_functions``, ``function_name`` and ``input_shapes`` are taken.
+    ``save_for_backward``, ``saved_tensors``, ``save_output`` and
+    ``needs_input_grad`` are given, in ``engine_machinery.SavedTensors``.
     """
-
-    # The saved tensors live in the ctx's own attributes, the first two one each
-    # (what nearly every operation saves), and ``saved_tensors`` builds the tuple
-    # when backward asks: no tuple kept per op for the cyclic GC to traverse on a
-    # deep graph. Class defaults until the first save: nothing stored when none.
-    _saved_count = 0
-    _saved_first = _saved_second = None
-    _saved_rest = ()
-    # The version of each saved tensor when it was saved, and the count of
-    # in-place changes anywhere at the first save (see BackwardFunction.apply).
-    saved_versions = ()
-    saved_bumps = 0
-    # (version counter, version) of the output when backward reads its array (see save_output).
-    saved_output = None
-
-    def save_for_backward(self, *args):
-        versions = self.saved_versions
-        if not versions:
-            self.saved_bumps = _BUMPS[0]
-        for arg in args:
-            if not isinstance(arg, Tensor):
-                raise TypeError(
-                    f"save_for_backward takes Tensors, got {type(arg).__name__}; "
-                    "store other values as attributes of ctx (ctx.name = value)")
-            vc = arg._vc
-            versions += (0 if vc is None else vc[0],)
-        self.saved_versions = versions  # only ints: the GC stops tracking this tuple
-        count = self._saved_count
-        for arg in args:
-            if count == 0:
-                self._saved_first = arg
-            elif count == 1:
-                self._saved_second = arg
-            else:
-                self._saved_rest += (arg,)
-            count += 1
-        self._saved_count = count
-
-    @property
-    def saved_tensors(self):
-        """The tensors given to ``save_for_backward``, in order, as a tuple (as in PyTorch)."""
-        count = self._saved_count
-        if count == 2:
-            return (self._saved_first, self._saved_second)
-        if count == 1:
-            return (self._saved_first,)
-        if count == 0:
-            return ()
-        return (self._saved_first, self._saved_second) + self._saved_rest
-
-    def save_output(self, output):
-        """Keep the array of ``output``, the Tensor forward returns, as ``ctx.out``; return ``output``.
-
-        For an operation whose backward reads its own result (``exp``'s
-        gradient is ``exp``): ``return ctx.save_output(Tensor(out))``. Backward
-        then refuses, as for a saved input, an output changed in place since.
-        Only its array and version counter are kept, not the Tensor: the
-        output points back at this node (``grad_fn``), a reference cycle.
-        """
-        self.out = output.data
-        vc = output._vc
-        if vc is None:
-            vc = output._vc = [0]  # version 0, in a counter the output's views will share
-        if not self.saved_versions:
-            self.saved_bumps = _BUMPS[0]
-        self.saved_output = (vc, vc[0])
-        return output
-
-    @property
-    def needs_input_grad(self):
-        # Outside a graph (forward and backward called directly): every gradient is wanted.
-        return _EVERY_INPUT
-
-
-class _EveryInput:
-    """``needs_input_grad`` of a ctx outside any graph: True at every index."""
-
-    def __getitem__(self, index):
-        return True
-
-    def __repr__(self):
-        return "<every input needs its gradient>"
-
-
-_EVERY_INPUT = _EveryInput()
 
 
 class AccumulateGrad:
@@ -236,7 +87,7 @@ class AccumulateGrad:
                 f"AccumulateGrad: gradient of shape {grad.shape} reached a tensor of shape "
                 f"{variable.data.shape}; the operation that produced it must return a gradient "
                 "shaped like its input")
-        if variable.grad is None:
+        if variable._grad is None:  # (underneath the grad property, which checks users' assignments)
             dtype = grad_dtype(variable.data)
             # BEGIN REFERENCE ONLY
             # Keep the incoming gradient itself when nothing else can see it (copying a weight's
@@ -251,7 +102,7 @@ class AccumulateGrad:
             if (array_refs <= _UNSHARED_REFS[0] and tensor_refs <= _UNSHARED_REFS[1] and type(arg) is Tensor
                     and (base is None or (base_refs <= _UNSHARED_REFS[2] and base.base is None))
                     and grad.dtype == dtype and grad.flags.writeable):
-                variable.grad = arg
+                variable._grad = arg
                 return
             if _UNSHARED_REFS[0] == 0:  # measuring (see _count_unshared_refs)
                 variable.grad = Tensor(np.array(grad, dtype=dtype))
@@ -260,7 +111,7 @@ class AccumulateGrad:
             # END REFERENCE ONLY
             # The incoming array may be shared with another input (Add
             # hands the same gradient to both) or be a view: copy it.
-            variable.grad = Tensor(np.array(grad, dtype=dtype))
+            variable._grad = wrap(np.array(grad, dtype=dtype))
         else:
             variable.grad.data += grad
 
@@ -295,7 +146,7 @@ class BackwardFunction(ContextManager):
         # not stored for every op: one bool per tensor argument of forward, like the gradients.
         parents = self.next_functions
         if not parents:  # not linked into a graph: as outside one
-            return _EVERY_INPUT
+            return EVERY_INPUT
         return tuple([parent is not None for parent in parents])
 
     @property
@@ -311,103 +162,21 @@ class BackwardFunction(ContextManager):
         changed in place since (an optimizer step, ``+=`` under no_grad): the
         gradient would mix old and new values.
         """
-        if (self.saved_versions or self.saved_output) and self.saved_bumps != _BUMPS[0]:
-            # Something changed in place since the forward: was it what backward reads?
-            for tensor, version in zip(self.saved_tensors, self.saved_versions):
-                if tensor._vc is not None and tensor._vc[0] != version:
-                    _raise_stale(self, tensor, version)
-            if self.saved_output is not None and self.saved_output[0][0] != self.saved_output[1]:
-                _raise_stale_output(self)
-        grads = self._forward_cls.backward(self, *args)  # the node is its own ctx
-        shapes = self.input_shapes
-        if shapes is not None:  # built by Function.apply: check against its inputs
-            # The usual case inline, with as little work as possible (this runs for every node);
-            # anything else goes to _check_backward_result, which names what is wrong.
-            if type(grads) is not tuple or len(grads) != len(shapes):
-                grads = _check_backward_result(self, grads)
-            else:
-                for grad, shape in zip(grads, shapes):
-                    if grad is not None and (type(grad) is not Tensor or grad.data.shape != shape):
-                        grads = _check_backward_result(self, grads)
-                        break
-        if _leaves_turned_off:
-            grads = _without_turned_off_leaves(self, grads)
+        if (self.saved_versions or self.saved_output) and self.saved_bumps != BUMPS[0]:
+            check_saved_versions(self)  # something changed in place since the forward: what backward reads?
+        SHARING[0] += 1  # the gradients are new arrays: Tensor() wraps them uncopied
+        try:
+            grads = self._forward_cls.backward(self, *args)  # the node is its own ctx
+        finally:
+            SHARING[0] -= 1
+        if self.input_shapes is not None:  # built by Function.apply: check against its inputs
+            grads = check_gradients(self, grads)  # one per input, shaped like it, or a message
+        if LEAVES_TURNED_OFF[0]:
+            grads = without_turned_off_leaves(self, grads)
         return grads
 
     def __repr__(self):
         return f"<BackwardFunction {self.function_name}>"
-
-
-# True once a leaf's requires_grad was set to False (after it may have entered a graph).
-_leaves_turned_off = False
-
-
-def _note_leaf_turned_off():
-    global _leaves_turned_off
-    _leaves_turned_off = True
-
-
-def _without_turned_off_leaves(node, grads):
-    """``grads`` with None for each leaf parent whose requires_grad was turned off since the forward.
-
-    As in PyTorch, such a leaf gets no gradient from a graph built before.
-    """
-    if not isinstance(grads, (tuple, list)):
-        return grads
-    for i, parent in enumerate(node.next_functions):
-        # A new tuple only where a gradient is dropped: this runs for every node.
-        if (i < len(grads) and grads[i] is not None and isinstance(parent, AccumulateGrad)
-                and not parent.variable.requires_grad):
-            grads = tuple(grads[:i]) + (None,) + tuple(grads[i + 1:])
-    return grads
-
-
-def _raise_stale(node, tensor, version):
-    vc = tensor._vc
-    raise RuntimeError(
-        f"{node.function_name}.backward: one of the variables needed for gradient computation "
-        f"has been modified by an inplace operation (as PyTorch says): a tensor of shape "
-        f"{tensor.shape} saved by {node.function_name} is at version {vc[0]}; expected version "
-        f"{version}. This graph was built before that change (e.g. before optimizer.step()): "
-        "run the forward pass again for a new graph, and don't carry a result that requires "
-        "grad from one step to the next (total = total + loss.item(), not + loss)")
-
-
-def _raise_stale_output(node):
-    vc, version = node.saved_output
-    raise RuntimeError(
-        f"{node.function_name}.backward: one of the variables needed for gradient computation "
-        f"has been modified by an inplace operation (as PyTorch says): the result of "
-        f"{node.function_name}, which its backward reads, is at version {vc[0]}; expected version "
-        f"{version}. Change a copy (y = y + 1, or y.detach().copy()) instead of the result itself, "
-        "or run the forward pass again after the change")
-
-
-def _check_backward_result(node, grads):
-    """Validate what ``node``'s backward returned; name the operation if it is wrong."""
-    shapes = node.input_shapes
-    name = node.function_name
-    expected = len(node.next_functions)
-    if isinstance(grads, (Tensor, type(None))) and expected == 1:
-        grads = (grads,)
-    if not isinstance(grads, (tuple, list)):
-        raise TypeError(f"{name}.backward must return a tuple of Tensors, got {type(grads).__name__}")
-    if len(grads) != expected:
-        raise ValueError(
-            f"{name}.backward returned {len(grads)} gradient(s), but {name}.forward took "
-            f"{expected} tensor input(s): return one gradient (or None) per tensor input")
-    for i, grad in enumerate(grads):
-        if grad is None:
-            continue
-        if not isinstance(grad, Tensor):
-            raise TypeError(
-                f"{name}.backward returned a {type(grad).__name__} for input {i}; "
-                "wrap gradients in Tensor(...)")
-        if grad.data.shape != shapes[i]:
-            raise ValueError(
-                f"{name}.backward returned a gradient of shape {grad.data.shape} for input {i}, "
-                f"whose shape is {shapes[i]}")
-    return grads
 
 
 class Function:
@@ -436,15 +205,12 @@ class Function:
     def apply(cls, *args):
         """Run ``cls.forward`` on ``args`` and link its output into the graph (handout Appendix A)."""
         backward_function = BackwardFunction(cls)
-        output = cls.forward(backward_function.ctx, *args)
-        if not isinstance(output, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a Tensor, got {type(output).__name__}")
-        for arg in args:
-            if arg is output:
-                # Linking it into the graph would turn that input into its own child.
-                raise ValueError(
-                    f"{cls.__name__}.forward returned one of its input tensors; return a new Tensor "
-                    "(e.g. Tensor(a.data))")
+        SHARING[0] += 1  # the result is a new array: Tensor() wraps it uncopied
+        try:
+            output = cls.forward(backward_function.ctx, *args)
+        finally:
+            SHARING[0] -= 1
+        check_forward_result(cls, output, args)  # a new Tensor, or a message naming the operation
 
         # BEGIN SOLUTION (TODO)
         #| The forward has run and `output` holds its value; what is left is to
@@ -488,7 +254,7 @@ class Function:
         # END SOLUTION
 
         if output._requires_grad:  # (underneath the property: this runs for every op)
-            if not _grad_enabled:
+            if not grad_mode._grad_enabled:
                 # Inside no_grad(), whatever was linked above, the result is a constant.
                 # (The flag is set underneath its property, which refuses, as PyTorch does,
                 # to turn a user's graph result into a constant.)
@@ -618,6 +384,8 @@ _UNSHARED_REFS = _count_unshared_refs()
 
 # What `from <this module> import *` gives (the course's graders star-import
 # it after binding names of their own, such as nn and F): the classes and
-# functions defined here, never the modules or names this file imports.
+# functions defined here (and no_grad, the engine's switch, kept in grad_mode.py),
+# never the modules or other names this file imports.
 __all__ = [_name for _name, _value in list(globals().items())
            if not _name.startswith("_") and getattr(_value, "__module__", None) == __name__]
+__all__ += ["no_grad", "is_grad_enabled"]

@@ -42,7 +42,7 @@ def rng():
 AREAS = {
     "ops": ("test_ops_parity", "test_tensor", "test_compare_numpy", "test_dtypes", "test_indexing",
             "test_max_min", "test_errors", "test_habits_misc", "test_imports",
-            "test_cat_unsqueeze"),      # Part 1.1, operations
+            "test_cat_unsqueeze", "test_torch_habits"),                                # Part 1.1, operations
     "engine": ("test_engine", "test_stale_graph", "test_inplace", "test_memory", "test_grad_storage",
                "test_saved_output"),                                                   # Part 1.2, autograd
     "nn": ("test_nn_activations", "test_nn_batchnorm", "test_nn_composed", "test_nn_linear", "test_nn_loss",

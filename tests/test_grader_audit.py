@@ -62,6 +62,8 @@ def test_a_correct_operation_passes_and_an_unknown_signature_is_named():
     report = _report(MatMul=_matmul(), Clip=Clip)
     assert report.startswith("no operation found wrong (checked: MatMul)")
     assert "skipped: Clip (arguments not inferred)" in report
+    # With nothing found, it says what it could not see (special points) before sending anyone to the engine.
+    assert "away from special points (ReLU at exactly 0)" in report and "the failed check's title" in report
 
 
 def test_a_wrong_gradient_is_named_with_input_element_and_both_values():
@@ -106,6 +108,20 @@ def test_missing_unbroadcast_and_inplace_forward_are_named():
     report = _report(Mul=Mul)[len(audit.FOUND):]
     assert report.startswith("Mul.backward: gradient for input 1 has shape (3, 4), but that input has shape (4,)")
     assert "unbroadcast" in report
+    assert "they share unbroadcast" not in report  # one operation: its own backward is the place
+
+    class Add(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return Tensor(a.data + b.data)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return Tensor(grad_output.data), Tensor(grad_output.data)
+
+    both = _report(Mul=Mul, Add=Add)
+    shared = [line for line in both.splitlines() if "they share unbroadcast(grad, shape)" in line]
+    assert len(shared) == 1 and "Add" in shared[0] and "Mul" in shared[0]
 
     class Sub(Function):
         @staticmethod
@@ -238,6 +254,11 @@ def test_running_statistics_with_reversed_momentum_are_named():
     reversed_mean = 0.1 * previous + 0.9 * mean
     hint = diagnose.running_statistic("running_mean", reversed_mean, previous, mean, var, unbiased)
     assert "the weights are reversed" in hint and "mytorch/nn/batchnorm.py" in hint
+    # It tells the student what they wrote (0.1 on the old value), not the right rule.
+    assert "is 0.1 * (its old value) + 0.9 * (the batch mean)" in hint
+    biased_running = diagnose.running_statistic(
+        "running_var", 0.9 * previous + 0.1 * var, previous, mean, var, unbiased)
+    assert "running average of the biased batch variance" in biased_running and "eq 7" in biased_running
     assert "biased batch variance" in diagnose.running_statistic(
         "running_var", 0.1 * previous + 0.9 * var, previous, mean, var, unbiased)
     assert "is the batch mean itself" in diagnose.running_statistic(

@@ -112,7 +112,7 @@ def test_function_apply_is_a_todo_list_after_given_code_that_runs_the_forward(ba
     for step in ("1. For each argument", "AccumulateGrad", "grad_fn", "2. If any", "3. and store the node",
                  "A result of constants only stays a constant: grad_fn None"):
         assert step in apply, step
-    assert "if not _grad_enabled:" in apply  # no_grad() enforced by given code
+    assert "if not grad_mode._grad_enabled:" in apply  # no_grad() enforced by given code
 
 
 def test_the_kit_holds_nothing_of_the_reference_only_code(bare_kit):

@@ -27,10 +27,13 @@ def test_zero_dimensional_forms(data, requires_grad, dtype):
     assert t.requires_grad is requires_grad
 
 
-def test_ndarray_is_wrapped_without_a_copy():
+def test_ndarray_is_copied_like_torch_tensor():
+    # Issue 20, habit 1: the user's array is never the tensor's memory (torch.tensor copies too).
     array = np.ones(3)
     t = Tensor(array)
-    assert t.data is array
+    assert not np.shares_memory(t.data, array)
+    t.data[0] = 5
+    assert array[0] == 1
 
 
 def test_tensor_of_a_tensor_copies_its_data():
@@ -193,8 +196,8 @@ def test_number_operands_become_shared_read_only_constants():
     # Many different numbers: correct results, and the cache does not grow without bound.
     for k in range(1000):
         assert (x * float(k)).data[1] == 2. * k
-    from mytorch import tensor
-    assert len(tensor._CONSTANTS) <= 256
+    from mytorch import tensor_data
+    assert len(tensor_data.CONSTANTS) <= 256
 
 
 def test_int_tensors_follow_numpy_types():

@@ -337,6 +337,7 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0, crash_site=Non
             checked.append(name)
     not_written = _not_written(unwritten)
     if found:
+        found += _shared_cause(found)
         return FOUND + "\n".join(found) + (f"\n{not_written}" if not_written else "")
     text = "no operation found wrong"
     if checked:
@@ -349,8 +350,19 @@ def audit_operations(F, Function, Tensor, ContextManager, seed=0, crash_site=Non
         text += f"; {not_written}"
     if crash_site:
         return text + f". The error above was raised in your code at {crash_site}: start there"
-    return text + (". So look at how they are put together: the engine (Function.apply, backward(), "
-                   "AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
+    return text + (". It tries each operation on its own, away from special points (ReLU at exactly 0), so first "
+                   "reread what the failed check's title asks; then look at how they are put together: the engine "
+                   "(Function.apply, backward(), AccumulateGrad in mytorch/autograd_engine.py) or the layer itself")
+
+
+def _shared_cause(found):
+    """One more line when several operations show the same unbroadcast mistake: the helper they share."""
+    same = [f.rsplit("class ", 1)[-1].rstrip(")") for f in found if "unbroadcast it" in f]
+    if len(same) < 2:
+        return []
+    return [f"{', '.join(same)} all return gradients of the broadcast shape: they share unbroadcast(grad, shape) "
+            "(mytorch/nn/functional.py), so look there first: it must sum over the leading axes the input "
+            "lacks AND over the axes where the input has size 1 (keepdims)"]
 
 
 def _not_written(names):

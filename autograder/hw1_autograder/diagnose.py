@@ -138,10 +138,14 @@ def running_statistic(stat, got, previous, batch_mean, biased_var, unbiased_var,
         if value is None:
             continue
         if same(got, momentum * previous + (1 - momentum) * value):
-            return (f"Your {stat} is {1 - momentum:g} * (its old value) + {momentum:g} * ({name}): the weights "
+            return (f"Your {stat} is {momentum:g} * (its old value) + {1 - momentum:g} * ({name}): the weights "
                     f"are reversed. The handout's alpha is NOT the momentum (eqs 8-9): alpha = 1 - momentum = "
                     f"{1 - momentum:g} weighs the OLD running value, so {stat} = (1 - momentum) * {stat} + "
                     f"momentum * (batch statistic). Look at BatchNorm1d.forward ({BATCHNORM_FILE}).")
+        if value is not right_value and same(got, (1 - momentum) * previous + momentum * value):
+            return (f"Your {stat} is a running average of {name}; it must average {next(iter(batch))} "
+                    f"(handout eq 7 gives the unbiased variance for the running statistics, eq 5 the biased "
+                    f"one for normalising). Look at BatchNorm1d.forward ({BATCHNORM_FILE}).")
         if same(got, value):
             return (f"Your {stat} is {name} itself: it must be a running average, {stat} = (1 - momentum) * "
                     f"{stat} + momentum * (batch statistic) (handout eqs 8-9), in BatchNorm1d.forward "

@@ -47,6 +47,25 @@ class BatchNorm1d(Module):
         self.register_buffer("running_mean", Tensor(np.zeros(self.num_features)))
         self.register_buffer("running_var", Tensor(np.ones(self.num_features)))
 
+    # PyTorch's names of gamma and beta (state_dict() keeps the handout's).
+    @property
+    def weight(self):
+        """``gamma``, under PyTorch's name."""
+        return self.gamma
+
+    @weight.setter
+    def weight(self, value):
+        self.gamma = value
+
+    @property
+    def bias(self):
+        """``beta``, under PyTorch's name."""
+        return self.beta
+
+    @bias.setter
+    def bias(self, value):
+        self.beta = value
+
     def forward(self, x):
         """``x`` (batch, num_features) -> normalised, scaled and shifted, same shape.
 

@@ -30,10 +30,30 @@ class Module:
             raise AttributeError(_not_initialised(self))
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
+    def __setattr__(self, name, value):
+        # As PyTorch: a parameter is replaced only by a parameter (or None), else parameters()
+        # would silently drop it and the optimizer never train what forward uses.
+        old = self.__dict__.get(name)
+        if (isinstance(old, Tensor) and old.is_parameter and value is not None
+                and not (isinstance(value, Tensor) and value.is_parameter)):
+            raise TypeError(_not_a_parameter(self, name, value))
+        object.__setattr__(self, name, value)
+
     def __call__(self, *args, **kwargs):
         if "is_train" not in self.__dict__:
             raise RuntimeError(_not_initialised(self))
+        if args and type(args[0]) is not Tensor and isinstance(args[0], (np.ndarray, list)):
+            _refuse_array_input(self, args[0])
         return self.forward(*args, **kwargs)
+
+    @property
+    def training(self):
+        """PyTorch's name of ``is_train``: True in training mode; assigning it sets ``is_train``."""
+        return self.is_train
+
+    @training.setter
+    def training(self, mode):
+        self.is_train = bool(mode)
 
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} must define forward(self, ...)")
@@ -54,6 +74,16 @@ class Module:
         """This module and every module inside it, each once, in definition order."""
         return _walk(self, Module)
 
+    def children(self):
+        """The modules directly inside this one (attributes, lists and tuples), each once, in order."""
+        found, seen = [], set()
+        for value in self.__dict__.values():
+            for item in _flatten(value) if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(item, Module) and id(item) not in seen:
+                    seen.add(id(item))
+                    found.append(item)
+        return found
+
     def parameters(self):
         """Every parameter of this module and its submodules, each once, in definition order.
 
@@ -61,9 +91,10 @@ class Module:
         attributes, directly or in lists/tuples (of modules or tensors). The
         attributes are walked in the order they were first assigned, going
         into each submodule where it stands, so the order is the same on
-        every run. Returns a list (PyTorch returns an iterator; both iterate).
+        every run. Returns a list that is also an iterator, so both ``list``
+        habits (``len``, indexing) and PyTorch's ``next(model.parameters())`` work.
         """
-        return [t for _, t in self.named_parameters()]
+        return _Parameters(t for _, t in self.named_parameters())
 
     # ------------------------------------ state: buffers, state_dict, zero_grad
     # Attributes whose names state_dict() leaves out of its keys: Sequential
@@ -204,6 +235,31 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+class _Parameters(list):
+    """The list ``parameters()`` returns; ``next()`` on it also works, as on PyTorch's generator."""
+
+    _next = 0
+
+    def __next__(self):
+        if self._next >= len(self):
+            raise StopIteration
+        self._next += 1
+        return self[self._next - 1]
+
+
+def _not_a_parameter(module, name, value):
+    kind = "Tensor (is_parameter=False)" if isinstance(value, Tensor) else type(value).__name__
+    return (f"{type(module).__name__}.{name} = {kind}: {name} is a parameter, and the new value is not, "
+            "so parameters() would leave it out and the optimizer would never train it (PyTorch refuses "
+            f"this too). Assign Tensor(array, requires_grad=True, is_parameter=True), or set the values "
+            f"of the parameter itself: layer.{name}.data = array")
+
+
+def _refuse_array_input(module, value):
+    raise TypeError(f"{type(module).__name__}: input must be a Tensor, got {type(value).__name__}; "
+                    "wrap it with Tensor(x): layer(Tensor(x))")
 
 
 _IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])

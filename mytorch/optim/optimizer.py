@@ -1,4 +1,6 @@
 """Optimizer: the base class of the optimizers (handout §2.3)."""
+import numpy as np
+
 from mytorch.tensor import Tensor
 
 
@@ -31,6 +33,7 @@ class Optimizer:
             if not (p.requires_grad and p.is_leaf):
                 raise ValueError(f"{name}: params[{i}] (shape {p.shape}) must be a leaf Tensor with "
                                  "requires_grad=True, such as a layer's weight")
+            _check_data(name, i, p)
             if p.data.dtype.kind != "f":
                 raise TypeError(
                     f"{name}: params[{i}] (shape {p.shape}) has dtype {p.data.dtype}; only floating-point "
@@ -45,9 +48,25 @@ class Optimizer:
 
         Call it before each backward pass: gradients otherwise add up across passes.
         """
-        for p in self.params:
+        for i, p in enumerate(self.params):
+            if type(p.data) is not np.ndarray:  # p.data = <Tensor> since the last step
+                _check_data(type(self).__name__, i, p)
             p.grad = None
+
+    def __repr__(self):
+        # As PyTorch's, in one line: the settings a subclass stores (lr, momentum, ...).
+        settings = ", ".join(f"{name}={value!r}" for name, value in vars(self).items()
+                             if name != "params" and not isinstance(value, (list, dict)))
+        return f"{type(self).__name__}({settings}; {len(self.params)} parameter tensors)"
 
     def step(self):
         """Update the parameters from their gradients."""
         raise NotImplementedError(f"{type(self).__name__} must define step()")
+
+
+def _check_data(name, i, p):
+    """Refuse a parameter whose ``.data`` is not an ndarray (``p.data = tensor`` is not checked when assigned)."""
+    if type(p.data) is not np.ndarray:
+        raise TypeError(
+            f"{name}: params[{i}] (a Tensor) has .data holding a {type(p.data).__name__}, not an np.ndarray; "
+            "was a Tensor assigned to it (p.data = other)? .data holds the array: assign p.data = other.data")
