@@ -88,7 +88,7 @@ AREAS = {
                "test_submission", "test_make_autograder", "test_tarball", "test_never_shipped", "test_jail",
                "test_attacks", "test_grader_verdict",
                "test_hw2p1_checks", "test_grader_hw3p1"),                                 # + HW2P1's, HW3P1's checks
-    "kit": ("test_kit", "test_make_handout"),                                         # the student kit
+    "kit": ("test_kit", "test_make_handout", "test_kit_homeworks"),                  # the student kits
     "project": ("test_cli", "test_docs"),               # set-up, command-line scripts, README snippets
 }
 _AREA_OF = {module: area for area, modules in AREAS.items() for module in modules}

@@ -81,7 +81,7 @@ def test_the_table_has_the_contracts_problems_and_points():
 
 
 def test_the_regions_the_table_names_are_the_bonus_files_solution_regions():
-    # make_handout --check leaves the bonus's files out (the HW1P1 kit drops them): validate them here.
+    # The regions the table names are exactly those of the bonus's files (its kit: make_handout --homework 1b).
     named = {(path, owner) for p in problems.PROBLEMS for path, owners in p.regions.items() for owner in owners}
     found = set()
     for path in ("mytorch/optim/adam.py", "mytorch/nn/dropout.py"):

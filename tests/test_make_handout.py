@@ -33,26 +33,28 @@ def run_tool(*args):
 
 
 def plain_regions(lines):
-    """(first, last) 0-based indices of the marker lines of each region, by a plain scan.
+    """(first, last) 0-based indices of the marker lines of each region of the HW1P1 kit, by a plain scan
+    (those in a later homework's block are that homework's).
 
     Independent of the tool's tokenize/ast parsing, to cross-check it.
     """
-    spans, begin = [], None
+    spans, begin, cut = [], None, plain_reference_only(lines)
     for i, line in enumerate(lines):
         if line.strip() in BEGINS:
             begin = i
-        elif line.strip() == "# END SOLUTION":
+        elif line.strip() == "# END SOLUTION" and begin not in cut:
             spans.append((begin, i))
     return spans
 
 
 def plain_reference_only(lines):
-    """0-based indices of the lines of every reference-only block, markers included, by a plain scan."""
+    """0-based indices of the lines of every block the HW1P1 kit leaves out, markers included, by a plain
+    scan: reference-only blocks and later homeworks' blocks."""
     cut, begin = set(), None
     for i, line in enumerate(lines):
-        if line.strip() == "# BEGIN REFERENCE ONLY":
+        if line.strip() == "# BEGIN REFERENCE ONLY" or line.strip().startswith("# BEGIN HOMEWORK "):
             begin = i
-        elif line.strip() == "# END REFERENCE ONLY":
+        elif line.strip() == "# END REFERENCE ONLY" or line.strip().startswith("# END HOMEWORK "):
             cut |= set(range(begin, i + 1))
     return cut
 
@@ -67,7 +69,7 @@ def split_regions(lines):
             if line.strip() not in MARKERS:
                 inside.append(line)
         elif i in cut:
-            if "REFERENCE ONLY" not in line:
+            if "REFERENCE ONLY" not in line and "HOMEWORK" not in line:
                 inside.append(line)  # never in the kit either
         else:
             outside.append(line)

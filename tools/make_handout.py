@@ -1,8 +1,18 @@
 #!/usr/bin/env python3
 """Generate the student starter code (the handout folder) from this reference.
 
-    python3 tools/make_handout.py OUT_DIR [--force] [--allow-uncommitted]
-    python3 tools/make_handout.py --check
+    python3 tools/make_handout.py OUT_DIR [--force] [--allow-uncommitted] [--homework ID]
+    python3 tools/make_handout.py --check [--homework ID]
+
+One kit per homework of the course (HOMEWORKS below): HW1P1's by default
+(``--homework 1``), or ``1b`` (the HW1 bonus), ``2`` (HW2P1), ``3`` (HW3P1).
+A later homework's kit holds HW1P1's files, their student regions still
+stubs (students bring their own HW1P1 code; no earlier solution ships), plus
+the homework's own files (its library files, its folder, its grader folder),
+stubbed; never another homework's. Code a later homework adds inside one of
+HW1P1's files sits between whole lines ``# BEGIN HOMEWORK <id>`` and
+``# END HOMEWORK <id>``: its solution regions are that homework's, its kit
+ships the block without the marker lines, and every other kit leaves it out.
 
 The reference marks the code students write with comment lines::
 
@@ -32,8 +42,12 @@ README) is copied unchanged, with its file mode.
 The markers are validated before anything is written: a region must sit
 inside a function body, open and close at the same indentation, hold code,
 and not nest; a (TODO) region needs kit lines; reference-only blocks are
-balanced, do not nest, hold no region and lie in none, and the kit's copy
-of every file must parse. Any violation is an error naming the file and
+balanced, do not nest, hold no region and lie in none; homework blocks
+pair with the same known id, do not nest or meet a reference-only block, lie
+in HW1P1's files only, and hold whole regions; the copy of every file in
+each kit must parse; the regions a later homework's problems.py names
+(``Problem.regions``, which also give its stubs' hints) must exist. --check
+validates every homework's kit. Any violation is an error naming the file and
 line, and no handout is produced.
 
 Files copied: those git tracks, in a git checkout (the tool stops, listing
@@ -85,13 +99,40 @@ DROPPED = (
     "tools/",   # staff only: this tool, the model student solution, the grader packager
     "bench/",   # the reference's speed benchmarks
     "CONTRIBUTING.md",  # how to extend the reference: its tests, tools and solution regions
-    # The HW1 bonus (issue 22): its own kit will ship these; HW1P1's never does.
-    "mytorch/optim/adam.py", "mytorch/nn/dropout.py", "autograder/hw1b_autograder/",
-    # HW2P1 (course/CONTRACT.md): not part of the HW1P1 kit; a kit per homework comes with issue 23.
-    "mytorch/nn/conv.py", "hw2/", "autograder/hw2p1_autograder/",
-    # HW3P1's files (course contract): not part of the HW1P1 kit
-    "mytorch/nn/util.py", "mytorch/nn/rnn.py", "mytorch/nn/gru.py", "autograder/hw3p1_autograder/",
 )
+
+
+@dataclass(frozen=True)
+class Homework:
+    """One homework of the course (course/CONTRACT.md) and what its kit adds to HW1P1's files."""
+    id: str        # the --homework name
+    title: str     # as the course names it, in stubs and messages
+    slug: str      # its folder name: tools/model_solution/<slug>/
+    files: tuple   # its own project paths ("/"-suffixed: a folder); HW1P1 owns every other file
+    grader: str    # its grader folder (plain data: problems.py may name its regions' tasks)
+
+
+# The course's homeworks, in course order. A homework's kit holds HW1P1's
+# files (its student regions still stubs: students bring their own code) and
+# the homework's own files; never another homework's. Code a later homework
+# adds inside an HW1P1 file sits between whole lines
+# "# BEGIN HOMEWORK <id>" and "# END HOMEWORK <id>": that homework's kit
+# ships it (markers left out, its regions stubbed), every other kit leaves it
+# out, markers included (as a reference-only block).
+BASE = "1"
+HOMEWORKS = {hw.id: hw for hw in (
+    Homework("1", "HW1P1", "hw1p1", (), "autograder/hw1_autograder/"),
+    Homework("1b", "HW1 bonus", "hw1b",
+             ("mytorch/optim/adam.py", "mytorch/nn/dropout.py", "autograder/hw1b_autograder/"),
+             "autograder/hw1b_autograder/"),
+    Homework("2", "HW2P1", "hw2p1", ("mytorch/nn/conv.py", "hw2/", "autograder/hw2p1_autograder/"),
+             "autograder/hw2p1_autograder/"),
+    Homework("3", "HW3P1", "hw3p1",
+             ("mytorch/nn/util.py", "mytorch/nn/rnn.py", "mytorch/nn/gru.py", "autograder/hw3p1_autograder/"),
+             "autograder/hw3p1_autograder/"),
+)}
+HW_BEGIN = "# BEGIN HOMEWORK"
+HW_END = "# END HOMEWORK"
 
 # Never part of a handout, tracked or not: what never_shipped.txt (in the
 # autograder's folder) names, and what ./grade.sh m, create_tarball.sh and the
@@ -106,10 +147,10 @@ DOC_SUFFIXES = (".md", ".txt", ".rst")
 DOC_BEGIN = "<!-- BEGIN REFERENCE ONLY -->"
 DOC_END = "<!-- END REFERENCE ONLY -->"
 
-def _load_grader_module(name):
-    """A module of autograder/hw1_autograder/ by file: plain data and the standard library only."""
-    path = Path(__file__).resolve().parents[1] / "autograder" / "hw1_autograder" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"hw1_{name}", path)
+def _load_grader_module(name, folder="autograder/hw1_autograder"):
+    """A module of a grader folder by file: plain data and the standard library only."""
+    path = Path(__file__).resolve().parents[1] / folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{Path(folder).name}_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -143,6 +184,7 @@ class Region:
     owner: str       # qualified name of the enclosing function, e.g. "Sub.forward"
     section: "str | None"  # handout section for the hint; None if SECTIONS has none
     todo: tuple = ()  # a (TODO) region: its kit lines, prefix removed, relative indentation kept
+    homework: str = BASE  # the homework whose task it is (HOMEWORKS): its file's, or its block's
 
     @property
     def optional(self):
@@ -153,7 +195,12 @@ class Region:
         """The text that replaces the region (lines with their newlines)."""
         if self.todo:
             return "".join(f"{self.indent}{line}".rstrip() + "\n" for line in self.todo)
-        if self.section and self.optional:
+        title = HOMEWORKS[self.homework].title
+        if self.homework != BASE and self.section:
+            hint = f"{self.owner}: your code here; see the {title} handout: {self.section}"
+        elif self.homework != BASE:
+            hint = f"{self.owner} in {self.path}: your code here; see the {title} handout"
+        elif self.section and self.optional:
             hint = (f"{self.owner}: optional: you may need this for handout {self.section}; "
                     "your code here")
         elif self.section:
@@ -164,9 +211,27 @@ class Region:
         return f'{self.indent}raise NotImplementedError("{hint}")\n'
 
 
-def section_for(path, owner):
-    """The handout section for a region of ``owner`` in ``path``, or None."""
-    table = SECTIONS.get(path, {})
+def homework_sections(homework):
+    """{path: {owner: task}} of a later homework, from its grader's problems.py (``Problem.regions``)."""
+    if homework == BASE:
+        return SECTIONS
+    if homework not in _HOMEWORK_SECTIONS:
+        folder = HOMEWORKS[homework].grader.rstrip("/")
+        table = {}
+        if (Path(__file__).resolve().parents[1] / folder / "problems.py").is_file():
+            for problem in _load_grader_module("problems", folder).PROBLEMS:
+                for path, owners in (getattr(problem, "regions", None) or {}).items():
+                    table.setdefault(path, {}).update(owners)
+        _HOMEWORK_SECTIONS[homework] = table
+    return _HOMEWORK_SECTIONS[homework]
+
+
+_HOMEWORK_SECTIONS = {}
+
+
+def section_for(path, owner, homework=BASE):
+    """The handout section (a later homework: its task) for a region of ``owner`` in ``path``, or None."""
+    table = homework_sections(homework).get(path, {})
     parts = owner.split(".")
     # Most specific first: "Class.method", then "Class", then the whole file.
     for key in [".".join(parts[:n]) for n in range(len(parts), 0, -1)] + ["*"]:
@@ -240,10 +305,85 @@ def find_regions(source, path):
             if b <= region.end and region.begin <= e:
                 errors.append(f"{path}:{b}: the reference-only block {b}-{e} overlaps the solution region "
                               f"{region.begin}-{region.end}; keep them apart")
+    hw_blocks = homework_blocks(source, path, errors)
+    for b, e, homework in hw_blocks:
+        for rb, re_ in blocks:
+            if rb <= e and b <= re_:
+                errors.append(f"{path}:{b}: the block of homework {homework} ({b}-{e}) overlaps the "
+                              f"reference-only block {rb}-{re_}; keep them apart")
+    for region in regions:
+        region.homework = homework_of(path)
+        for b, e, homework in hw_blocks:
+            if b < region.begin and region.end < e:
+                region.homework = homework
+            elif b <= region.end and region.begin <= e:
+                errors.append(f"{path}:{region.begin}: the solution region {region.begin}-{region.end} "
+                              f"straddles a marker of the homework {homework} block {b}-{e}; put it "
+                              "wholly inside or outside")
+        region.section = section_for(path, region.owner, region.homework)
     if errors:
         raise HandoutError("\n".join(errors))
-    _check_kit_parses(source, path, regions, blocks)
+    _check_kit_parses(source, path, regions, blocks, hw_blocks)
     return regions
+
+
+def homework_of(relpath):
+    """The id of the homework whose files (HOMEWORKS) hold ``relpath``; HW1P1's (BASE) for all others."""
+    return next((hw.id for hw in HOMEWORKS.values() if _matches(relpath, hw.files)), BASE)
+
+
+def homework_blocks(text, path, errors):
+    """[(first, last, homework id)]: the 1-based marker lines of each HW_BEGIN <id> ... HW_END <id> block.
+
+    Problems (a malformed marker or unknown id, unpaired or nested markers, a
+    block in a file that is not HW1P1's) are appended to ``errors``.
+    """
+    blocks, start, later = [], None, ", ".join(h for h in HOMEWORKS if h != BASE)
+    for n, line in enumerate(text.splitlines(), 1):
+        marker = line.strip()
+        words = marker.lstrip("#").split()
+        if not marker.startswith("#") or len(words) < 2 or words[0].upper() not in ("BEGIN", "END") \
+                or words[1].upper() != "HOMEWORK":
+            continue
+        where = f"{path}:{n}"
+        homework = words[2] if len(words) == 3 else None
+        begins = marker.startswith(HW_BEGIN + " ")
+        if homework not in HOMEWORKS or homework == BASE or marker != f"{HW_BEGIN if begins else HW_END} {homework}":
+            errors.append(f"{where}: malformed marker {marker!r}; write exactly '{HW_BEGIN} <id>' or "
+                          f"'{HW_END} <id>', the id one of {later}")
+        elif begins and start is not None:
+            errors.append(f"{where}: {marker!r} inside the block opened at line {start[0]} (these blocks "
+                          "cannot nest)")
+        elif begins:
+            start = (n, homework)
+        elif start is None:
+            errors.append(f"{where}: {marker!r} without a '{HW_BEGIN} {homework}' before it")
+        elif start[1] != homework:
+            errors.append(f"{where}: {marker!r} closes the block of homework {start[1]} opened at line {start[0]}")
+            start = None
+        else:
+            blocks.append((start[0], n, homework))
+            start = None
+    if start is not None:
+        errors.append(f"{path}:{start[0]}: '{HW_BEGIN} {start[1]}' is never closed by '{HW_END} {start[1]}'")
+    owner = homework_of(path)
+    if blocks and owner != BASE:
+        errors.append(f"{path}:{blocks[0][0]}: a homework block in a file of homework {owner}: only HW1P1's "
+                      "files hold blocks of later homeworks (the whole file is already that homework's)")
+    return blocks
+
+
+def kit_text(source, regions, blocks, hw_blocks, homework):
+    """(text, regions it stubs): ``source`` in ``homework``'s kit.
+
+    Reference-only blocks are left out, and so are the blocks of every other
+    homework; ``homework``'s own blocks lose only their marker lines.
+    """
+    cut = list(blocks)
+    for b, e, owner in hw_blocks:
+        cut += [(b, b), (e, e)] if owner == homework else [(b, e)]
+    shipped = [r for r in regions if not any(b <= r.begin <= e for b, e in cut)]
+    return kit_source(source, shipped, cut), shipped
 
 
 def _is_solution_marker(text):
@@ -304,21 +444,25 @@ def _close_region(path, lines, in_strings, functions, open_at, end, indent, erro
     return Region(path, begin, end, indent, owner, section_for(path, owner), todo)
 
 
-def _check_kit_parses(source, path, regions, blocks):
-    """Raise HandoutError if the stubbed file, or the kit's copy without reference-only blocks, does not parse."""
+def _check_kit_parses(source, path, regions, blocks, hw_blocks=()):
+    """Raise HandoutError if the stubbed file, or a kit's copy (HW1P1's, or that of a homework with a
+    block here), does not parse."""
     stubbed = stub_source(source, regions)
     try:
         ast.parse(stubbed, path)
     except SyntaxError as err:
         raise HandoutError(f"{path}:{err.lineno}: after replacing the solution regions the file does "
                            f"not parse ({err.msg}); check the markers around that line") from None
-    if blocks:
+    for homework in sorted({BASE} | {h for _, _, h in hw_blocks}):
+        if not (blocks or hw_blocks):
+            break
         try:
-            ast.parse(kit_source(source, regions, blocks), path)
+            ast.parse(kit_text(source, regions, blocks, hw_blocks, homework)[0], path)
         except SyntaxError as err:
-            raise HandoutError(f"{path}: without its reference-only blocks the file does not parse "
+            kit = "" if homework == BASE else f" in the {HOMEWORKS[homework].title} kit"
+            raise HandoutError(f"{path}: without its reference-only blocks{kit} the file does not parse "
                                f"({err.msg}, line {err.lineno} of the kit's copy); check the "
-                               f"{REF_BEGIN!r} markers") from None
+                               f"{REF_BEGIN!r} and {HW_BEGIN!r} markers") from None
 
 
 def _todo_lines(lines, begin, end, indent, is_todo):
@@ -437,8 +581,23 @@ def _skipped(relpath):
     return _SUBMISSION.never_shipped(parts) or parts[-1] in SKIPPED_FILES
 
 
-def _dropped(relpath):
-    return any(relpath.startswith(d) if d.endswith("/") else relpath == d for d in DROPPED)
+def _matches(relpath, patterns):
+    """True if ``relpath`` is one of ``patterns`` or lies in one of its "/"-suffixed folders."""
+    return any(relpath.startswith(d) if d.endswith("/") else relpath == d for d in patterns)
+
+
+def _dropped(relpath, homework=BASE):
+    """True if ``relpath`` is left out of ``homework``'s kit: DROPPED, or another homework's file."""
+    return _matches(relpath, DROPPED) or homework_of(relpath) not in (BASE, homework)
+
+
+def homework_id(name):
+    """The HOMEWORKS id of ``name`` (an id or a slug: "1b", "hw1b"); HandoutError if none."""
+    for hw in HOMEWORKS.values():
+        if name in (hw.id, hw.slug):
+            return hw.id
+    raise HandoutError(f"unknown homework {name!r}; known: "
+                       + ", ".join(f"{hw.id} ({hw.title})" for hw in HOMEWORKS.values()))
 
 
 def _git(root, *args):
@@ -471,13 +630,20 @@ def project_files(root):
     return sorted({n for n in names if not _skipped(n) and (root / n).is_file()})
 
 
-def plan(root):
-    """What the handout holds: (files, {path: regions}, {path: stubbed source}); validates every marker.
+def plan(root, homework=BASE):
+    """What ``homework``'s kit holds: (files, {path: regions}, {path: stubbed source}); validates its markers.
 
-    Raises HandoutError naming every bad region in every file.
+    Raises HandoutError naming every bad region in every file, and for a
+    later homework that has no file in the project.
     """
     root = Path(root)
-    files = [f for f in project_files(root) if not _dropped(f)]
+    homework = homework_id(homework)
+    everything = project_files(root)
+    files = [f for f in everything if not _dropped(f, homework)]
+    if homework != BASE and not any(homework_of(f) == homework for f in everything):
+        hw = HOMEWORKS[homework]
+        raise HandoutError(f"{hw.title} (homework {homework}) has none of its files in {root}: "
+                           + ", ".join(hw.files))
     regions, stubbed, errors = {}, {}, []
     for rel in files:
         if rel.endswith(".md"):
@@ -506,19 +672,36 @@ def plan(root):
             source = (root / rel).read_text(encoding="utf-8")
             found = find_regions(source, rel)
             blocks = reference_only_blocks(source, rel, [])  # find_regions reported their problems
+            hw_blocks = homework_blocks(source, rel, [])
         except UnicodeDecodeError as err:
             errors.append(f"{rel}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8")
             continue
         except HandoutError as err:
             errors.append(str(err))
             continue
-        if found:
-            regions[rel] = found
-        if found or blocks:
-            stubbed[rel] = kit_source(source, found, blocks)
+        text, shipped = kit_text(source, found, blocks, hw_blocks, homework)
+        if shipped:
+            regions[rel] = shipped
+        if found or blocks or hw_blocks:
+            stubbed[rel] = text
+    errors += _unknown_tasks(homework, regions)
     if errors:
         raise HandoutError("\n".join(errors))
     return files, regions, stubbed
+
+
+def _unknown_tasks(homework, regions):
+    """Errors for the owners a later homework's problems.py names in ``regions`` but no region of it has."""
+    if homework == BASE:
+        return []
+    errors = []
+    for path, owners in homework_sections(homework).items():
+        found = [r.owner for r in regions.get(path, ()) if r.homework == homework]
+        for owner in owners:
+            if not any(o == owner or o.startswith(owner + ".") for o in found):
+                errors.append(f"{HOMEWORKS[homework].grader}problems.py names a region {owner!r} in {path}, "
+                              f"but {path} has no solution region of {HOMEWORKS[homework].title} there")
+    return errors
 
 
 def strip_reference_only(text, rel):
@@ -558,7 +741,7 @@ def _check_out_dir(root, out, force):
     return out
 
 
-def uncommitted(root):
+def uncommitted(root, homework=BASE):
     """The files under the shipped folders that differ from git's last commit: ["path (what)", ...].
 
     Untracked files (not ignored) and tracked ones modified, added, deleted
@@ -571,7 +754,7 @@ def uncommitted(root):
     found = []
     for entry in entries:
         code, rel = entry[:2], entry[3:]
-        if _dropped(rel) or _skipped(rel):
+        if _dropped(rel, homework) or _skipped(rel):
             continue
         what = "untracked" if code == "??" else "modified" if "M" in code else \
             "deleted" if "D" in code else "added, not committed" if "A" in code else "changed"
@@ -579,8 +762,9 @@ def uncommitted(root):
     return found
 
 
-def make_handout(root, out, force=False, allow_uncommitted=False):
-    """Write the starter code for the project at ``root`` into ``out``; return (files, regions).
+def make_handout(root, out, force=False, allow_uncommitted=False, homework=BASE):
+    """Write the kit of ``homework`` (an id of HOMEWORKS; HW1P1's by default) for the project at
+    ``root`` into ``out``; return (files, regions).
 
     Validates every marker before writing anything; with ``force``, a
     non-empty ``out`` has its contents replaced. In a git checkout, stops
@@ -589,13 +773,14 @@ def make_handout(root, out, force=False, allow_uncommitted=False):
     tracked files ship as they are in the working tree, untracked ones never.
     """
     root = Path(root)
+    homework = homework_id(homework)
     out = _check_out_dir(root, out, force)
-    stray = [] if allow_uncommitted else uncommitted(root)
+    stray = [] if allow_uncommitted else uncommitted(root, homework)
     if stray:
         raise HandoutError("the working tree differs from the last commit under the folders the kit ships:\n  "
                            + "\n  ".join(stray) + "\ncommit, stash or remove them (untracked files never "
                            "ship), or give --allow-uncommitted to ship the tracked files as they are now")
-    files, regions, stubbed = plan(root)
+    files, regions, stubbed = plan(root, homework)
     if out.is_dir():
         for entry in out.iterdir():
             if entry.is_dir() and not entry.is_symlink():
@@ -615,9 +800,13 @@ def make_handout(root, out, force=False, allow_uncommitted=False):
 
 
 # ---------------------------------------------------------------- command line
-def _print_check(root):
-    """--check: every region, per file, with its owner and hint."""
-    files, regions, _ = plan(root)
+def _print_check(root, homework=BASE):
+    """--check: validate the kit of every homework the project has; list ``homework``'s regions, per file."""
+    everything = project_files(root)
+    for hw in HOMEWORKS:
+        if hw != BASE and any(homework_of(f) == hw for f in everything):
+            plan(root, hw)
+    files, regions, _ = plan(root, homework)
     width = max((len(r.owner) for rs in regions.values() for r in rs), default=0)
     total = unmapped = 0
     for rel, found in regions.items():
@@ -625,6 +814,8 @@ def _print_check(root):
         for r in found:
             where = f"lines {r.begin}-{r.end}"
             section = r.section or "(no handout section in SECTIONS: the hint names the file)"
+            if r.homework != BASE:
+                section = f"{HOMEWORKS[r.homework].title}: {r.section or '(no task in its problems.py)'}"
             print(f"  {where:<16}{r.owner:<{width}}  {section}")
             unmapped += r.section is None
         total += len(found)
@@ -643,10 +834,14 @@ def main(argv=None):
                     "Everything else is copied unchanged with its file mode; the reference's test suite "
                     f"and CI and this tool are left out ({', '.join(DROPPED)}). Markers are validated "
                     "first: an unbalanced, nested, empty or module/class-level region is an error naming "
-                    "the file and line, and nothing is written.",
+                    "the file and line, and nothing is written. --homework picks the kit: HW1P1's by "
+                    "default, or a later homework's (its own files, plus HW1P1's with their student "
+                    f"regions still stubs; code of that homework in HW1P1's files sits between "
+                    f"'{HW_BEGIN} <id>' and '{HW_END} <id>' lines, left out of every other kit).",
         epilog="Exit status: 0 done, 1 bad markers or OUT_DIR, 2 bad usage. "
                "Example: python3 tools/make_handout.py /tmp/hw1p1_handout && "
-               "cd /tmp/hw1p1_handout && ./grade.sh 1   (scores 0/110; only the Addition freebie passes)")
+               "cd /tmp/hw1p1_handout && ./grade.sh 1   (scores 0/110; only the Addition freebie passes). "
+               "python3 tools/make_handout.py --homework 1b /tmp/hw1b_handout   (the HW1 bonus's kit)")
     parser.add_argument("out_dir", nargs="?", metavar="OUT_DIR",
                         help="folder to write the handout into, outside the project; created if missing")
     parser.add_argument("--force", action="store_true",
@@ -658,6 +853,9 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true",
                         help="write nothing: validate the markers and list the regions of each file "
                              "(lines, function, handout section), with counts")
+    parser.add_argument("--homework", default=BASE, metavar="ID",
+                        help="whose kit: " + ", ".join(f"{hw.id} ({hw.title})" for hw in HOMEWORKS.values())
+                             + f"; default {BASE}. --check validates every homework's kit and lists this one's")
     parser.add_argument("--source", metavar="DIR", default=str(Path(__file__).resolve().parents[1]),
                         help="the reference project to read (default: the one holding this tool)")
     args = parser.parse_args(argv)
@@ -667,18 +865,21 @@ def main(argv=None):
     if not source.is_dir():
         parser.error(f"--source {source} is not a folder")
     try:
+        homework = homework_id(args.homework)
         if args.check:
-            _print_check(source)
+            _print_check(source, homework)
             return 0
-        files, regions = make_handout(source, args.out_dir, args.force, args.allow_uncommitted)
+        files, regions = make_handout(source, args.out_dir, args.force, args.allow_uncommitted, homework)
     except HandoutError as err:
         for line in str(err).splitlines():
             print(f"make_handout.py: {line}", file=sys.stderr)
         print("make_handout.py: no handout written", file=sys.stderr)
         return 1
     count = sum(len(r) for r in regions.values())
-    print(f"Wrote {len(files)} files to {Path(args.out_dir).resolve()}: {count} solution regions "
-          f"replaced by stubs in {len(regions)} files; left out {', '.join(DROPPED)}")
+    others = [f for hw in HOMEWORKS.values() if hw.id not in (BASE, homework) for f in hw.files]
+    kit = "" if homework == BASE else f" ({HOMEWORKS[homework].title}'s kit)"
+    print(f"Wrote {len(files)} files{kit} to {Path(args.out_dir).resolve()}: {count} solution regions "
+          f"replaced by stubs in {len(regions)} files; left out {', '.join(DROPPED + tuple(others))}")
     return 0
 
 

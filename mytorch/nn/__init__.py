@@ -9,15 +9,16 @@ from mytorch.nn.loss import CrossEntropyLoss
 
 __all__ = ["functional", "Module", "Sequential", "Linear", "ReLU", "Sigmoid", "Tanh",
            "BatchNorm1d", "CrossEntropyLoss"]
-# BEGIN REFERENCE ONLY
-# The HW1 bonus's layer: its own kit, not HW1P1's, ships it (course/CONTRACT.md).
+# BEGIN HOMEWORK 1b
+# The HW1 bonus's layer: the bonus's kit ships this block, HW1P1's leaves it out.
 from mytorch.nn.dropout import Dropout  # noqa: E402
 
 __all__ += ["Dropout"]
-
-# HW2P1's layers (course/CONTRACT.md; graders import them from mytorch.nn.conv).
-# Reference-only here because the HW1P1 kit ships no conv.py.
+# END HOMEWORK 1b
+# BEGIN HOMEWORK 2
+# HW2P1's layers (course/CONTRACT.md; graders import them from mytorch.nn.conv):
+# HW2P1's kit ships this block, the others leave it out.
 from mytorch.nn.conv import Conv1d, Flatten  # noqa: E402
 
 __all__ += ["Conv1d", "Flatten"]
-# END REFERENCE ONLY
+# END HOMEWORK 2

@@ -921,12 +921,12 @@ class Extremum(Function):
         grad = hit.astype(g.dtype)
         grad *= g / np.count_nonzero(hit)
         return (Tensor(grad),)
-# BEGIN REFERENCE ONLY
+# BEGIN HOMEWORK 3
 
 
 # =============================================================================
-# HW3P1 (course contract): cat and unsqueeze. Students write these in HW3P1;
-# they stay out of the HW1P1 kit (a later homework's kit will stub them).
+# HW3P1 (course contract): cat and unsqueeze. Students write these in HW3P1:
+# HW3P1's kit ships this block with its regions stubbed, the other kits leave it out.
 # =============================================================================
 
 class Cat(Function):
@@ -952,16 +952,20 @@ class Cat(Function):
                 raise ValueError(
                     f"Cat: tensor {i} has shape {a.shape}, tensor 0 has {arrays[0].shape}; along dim {dim} "
                     "the sizes may differ, every other axis must match")
+        # BEGIN SOLUTION
         ctx.dim = dim
         ctx.bounds = np.cumsum([a.shape[dim] for a in arrays])[:-1]
         return Tensor(np.concatenate(arrays, axis=dim))
+        # END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
+        # BEGIN SOLUTION
         # Views of the one gradient: the engine copies what a leaf keeps, and no
         # piece of the split is ever written to.
         pieces = np.split(grad_output.data, ctx.bounds, axis=ctx.dim)
         return tuple(Tensor(p) for p in pieces)
+        # END SOLUTION
 
 
 class Unsqueeze(Function):
@@ -977,15 +981,19 @@ class Unsqueeze(Function):
         if not -top <= dim < top:
             raise IndexError(f"Unsqueeze: dim {dim} is out of range for a tensor of {a.data.ndim} "
                              f"dimension(s) (expected to be in range of [{-top}, {top - 1}])")
+        # BEGIN SOLUTION
         ctx.dim = dim % top
         out = Tensor(np.expand_dims(a.data, ctx.dim))
-        _share_version(a, out)  # a view of a's memory, as for Reshape
+        # END SOLUTION
+        _share_version(a, out)  # given: out is a view of a's memory (in-place checks), as for Reshape
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
+        # BEGIN SOLUTION
         return (Tensor(np.squeeze(grad_output.data, ctx.dim)),)
-# END REFERENCE ONLY
+        # END SOLUTION
+# END HOMEWORK 3
 
 
 # What `from <this module> import *` gives (the course's graders star-import

@@ -5,6 +5,14 @@
     python3 tools/model_solution/fill.py /tmp/kit [--variant stored-leaf-nodes] [--only 1.1]
     cd /tmp/kit && ./grade.sh 1          # 100/110
 
+    python3 tools/make_handout.py --homework 1b /tmp/kit1b
+    python3 tools/model_solution/fill.py --homework 1b /tmp/kit1b
+
+A later homework's kit (``--homework``, as tools/make_handout.py names them)
+gets HW1P1's model solution (students bring their own HW1P1 code) and the
+homework's own, ``<slug>/solution.py`` beside this file (hw1b/ for the HW1
+bonus), whose ``REGIONS`` has the same shape.
+
 Each stub of the kit (the ``raise NotImplementedError(...)`` line, or the
 to-do comments of a ``(TODO)`` region) is found by its exact text, which
 ``tools/make_handout.py`` computes from this reference, and replaced by the
@@ -39,8 +47,24 @@ class FillError(Exception):
     """The kit does not hold the stubs this reference would make; the message says which."""
 
 
-def bodies(variant=None, only=None):
-    """``{"path::Owner": code}`` of the model solution, with ``variant``'s replacements."""
+def homework_solution(homework):
+    """``REGIONS`` of a later homework's model solution (``<slug>/solution.py``); {} for HW1P1."""
+    homework = make_handout.homework_id(homework)
+    if homework == make_handout.BASE:
+        return {}
+    slug = make_handout.HOMEWORKS[homework].slug
+    path = HERE / slug / "solution.py"
+    if not path.is_file():
+        raise FillError(f"{path}: missing; {make_handout.HOMEWORKS[homework].title} has no model solution yet")
+    return _load(f"model_solution_{slug}", path).REGIONS
+
+
+def bodies(variant=None, only=None, homework=make_handout.BASE, own=True):
+    """``{"path::Owner": code}`` of the model solution, with ``variant``'s replacements.
+
+    A later ``homework`` adds its own model solution (unless ``own`` is False:
+    HW1P1's only); ``only`` keeps just one part of HW1P1's.
+    """
     chosen = dict(solution.REGIONS)
     if variant is not None:
         if variant not in solution.VARIANTS:
@@ -51,14 +75,21 @@ def bodies(variant=None, only=None):
         if only not in parts:
             raise FillError(f"unknown part {only!r}; known: {', '.join(parts)}")
         chosen = {k: v for k, v in chosen.items() if k in parts[only]}
-    return chosen
+    later = homework_solution(homework) if own else {}
+    clash = sorted(set(later) & set(chosen))
+    if clash:
+        raise FillError(f"the homework's model solution names HW1P1's regions: {', '.join(clash)}")
+    return {**chosen, **later}
 
 
-def fill(kit, variant=None, only=None, root=ROOT):
-    """Replace the stubs of ``kit`` by the model solution; return the keys filled."""
+def fill(kit, variant=None, only=None, root=ROOT, homework=make_handout.BASE, own=True):
+    """Replace the stubs of ``kit`` (``homework``'s) by the model solution; return the keys filled.
+
+    ``own`` False fills HW1P1's stubs only, leaving the homework's own.
+    """
     kit, root = Path(kit), Path(root)
-    chosen = bodies(variant, only)
-    _, regions, _ = make_handout.plan(root)
+    chosen = bodies(variant, only, homework, own)
+    _, regions, _ = make_handout.plan(root, homework)
     known = {f"{path}::{r.owner}" for path, rs in regions.items() for r in rs}
     unknown = sorted(set(chosen) - known)
     if unknown:
@@ -72,7 +103,7 @@ def fill(kit, variant=None, only=None, root=ROOT):
         for region in found:
             key = f"{path}::{region.owner}"
             if key not in chosen:
-                if only is None and not region.optional:
+                if only is None and not region.optional and (own or region.homework == make_handout.BASE):
                     raise FillError(f"the model solution has no code for {key}")
                 continue
             stub = region.stub()
@@ -92,6 +123,9 @@ def fill(kit, variant=None, only=None, root=ROOT):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fill.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("kit", metavar="KIT", help="a folder written by tools/make_handout.py")
+    parser.add_argument("--homework", default=make_handout.BASE, metavar="ID",
+                        help="the kit's homework, as given to tools/make_handout.py --homework (default "
+                             f"{make_handout.BASE}, HW1P1): fills HW1P1's model solution and the homework's")
     parser.add_argument("--variant", choices=sorted(solution.VARIANTS),
                         help="alternative bodies of some regions (see solution.VARIANTS)")
     parser.add_argument("--only", choices=["1.1", "1"],
@@ -100,7 +134,7 @@ def main(argv=None):
     if not Path(args.kit).is_dir():
         parser.error(f"KIT {args.kit} is not a folder (make one with tools/make_handout.py)")
     try:
-        filled = fill(args.kit, args.variant, args.only)
+        filled = fill(args.kit, args.variant, args.only, homework=args.homework)
     except (FillError, make_handout.HandoutError) as err:
         print(f"fill.py: {err}", file=sys.stderr)
         return 1
