@@ -229,7 +229,13 @@ CASES = {
         solution("mytorch/optim/sgd.py", "SGD.step",
                  "velocity = self.momentum * velocity - self.lr * param.grad.data\nparam.data += velocity"),
         {"2.6 Momentum"},
-        {"2.6": ["Step 1 was right, so the velocity is not carried over", "self.momentums"]}),
+        {"2.6": ["Step 1 was right, so the velocity is not carried over", "self.momentums",
+                 "this step equals plain SGD"]}),
+    # No momentum term at all: plain SGD, which looks the same from outside as a lost velocity.
+    "momentum_ignored": (
+        solution("mytorch/optim/sgd.py", "SGD.step", "param.data -= self.lr * param.grad.data"),
+        {"2.6 Momentum"},
+        {"2.6": ["this step equals plain SGD, W - lr * grad", "v = momentum * v - lr * grad"]}),
     "sgd_tensor_inside_data": (
         solution("mytorch/optim/sgd.py", "SGD.step", "param.data = type(param)(param.data) - self.lr * param.grad"),
         TRAINING, {"2.3": ["whose .data holds a Tensor", "param.grad.data", "mytorch/optim/sgd.py"]}),

@@ -455,10 +455,22 @@ def _hand_set_steps(ctx, momentum):
                     f"{failure}\nStep 1 was right, so the velocity is not carried over between steps: "
                     f"{SGD_FILE} must keep each parameter's velocity in self.momentums (update that array "
                     "in place, or store the new one back into self.momentums[i]; rebinding a local name "
-                    "loses it)") from None
+                    f"loses it){_plain_sgd_hint(param, what, before, grad, lr)}") from None
             raise
         assert_flags(what, param, requires_grad=True, is_leaf=True)
         assert_no_graph(what, param)
+
+
+def _plain_sgd_hint(param, what, before, grad, lr):
+    """A sentence when the step equals plain SGD, W - lr * grad: no momentum term at all, or a lost velocity."""
+    try:
+        plain = np.allclose(np.asarray(data_of(what, param), dtype=float), before - lr * grad,
+                            rtol=1e-9, atol=1e-12)
+    except Exception:  # noqa: B902 (an odd .data: the message above already says what it is)
+        return ""
+    return ("\nIn fact this step equals plain SGD, W - lr * grad: with no momentum term, or a velocity that "
+            "starts again from zero, nothing carries over. Handout §2.6: v = momentum * v - lr * grad, then "
+            "W = W + v, with v kept per parameter across steps") if plain else ""
 
 
 def check_sgd_by_hand(ctx):
